@@ -1,9 +1,7 @@
 // Guards for tests that need something beyond Node: root, a command on PATH, network namespaces.
-// On a developer machine without it, the test is skipped with a message naming exactly what is
-// missing and how to get it. Under CI (CI=true) a missing requirement fails the test instead,
-// because CI must run every test.
+// A missing requirement fails the test with a message naming exactly what is missing and how to
+// get it. Nothing is skipped: CI installs every requirement and must run every test.
 import { execFileSync } from 'node:child_process';
-import type { TestContext } from 'node:test';
 
 export interface Requirement {
   /** What is needed, e.g. "tcpdump on PATH". */
@@ -35,15 +33,9 @@ export const root: Requirement = {
   met: () => process.getuid?.() === 0,
 };
 
-/**
- * Returns true when every requirement is met. Otherwise skips the test (developer machine) or
- * fails it (CI), naming each missing requirement and how to install it.
- */
-export function requires(t: TestContext, ...needs: Requirement[]): boolean {
+/** Throws, naming each missing requirement and how to install it, unless all are met. */
+export function requireAll(...needs: Requirement[]): void {
   const missing = needs.filter((n) => !n.met());
-  if (missing.length === 0) return true;
-  const text = `missing: ${missing.map((m) => `${m.what} (${m.fix})`).join('; ')}`;
-  if (process.env.CI === 'true') throw new Error(`this test cannot run in CI, ${text}`);
-  t.skip(text);
-  return false;
+  if (missing.length === 0) return;
+  throw new Error(`missing: ${missing.map((m) => `${m.what} (${m.fix})`).join('; ')}`);
 }
