@@ -1,0 +1,105 @@
+// A growable output buffer for the encoder. One scratch buffer is reused between messages; each
+// finished message is copied out at its exact size.
+import { Limits } from './constants.ts';
+import { ProtocolError } from './errors.ts';
+
+const utf8 = new TextEncoder();
+
+export class Writer {
+  private buf: Uint8Array;
+  private view: DataView;
+  offset = 0;
+
+  constructor(initialSize = 256) {
+    this.buf = new Uint8Array(initialSize);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  reset(): void {
+    this.offset = 0;
+  }
+
+  private room(n: number): number {
+    const at = this.offset;
+    if (at + n > this.buf.length) {
+      let size = this.buf.length * 2;
+      while (size < at + n) size *= 2;
+      const bigger = new Uint8Array(size);
+      bigger.set(this.buf.subarray(0, at));
+      this.buf = bigger;
+      this.view = new DataView(bigger.buffer);
+    }
+    this.offset += n;
+    return at;
+  }
+
+  u8(v: number): void {
+    this.view.setUint8(this.room(1), v);
+  }
+  i8(v: number): void {
+    this.view.setInt8(this.room(1), v);
+  }
+  u16(v: number): void {
+    this.view.setUint16(this.room(2), v);
+  }
+  i16(v: number): void {
+    this.view.setInt16(this.room(2), v);
+  }
+  u32(v: number): void {
+    this.view.setUint32(this.room(4), v);
+  }
+  i32(v: number): void {
+    this.view.setInt32(this.room(4), v);
+  }
+  u64(v: bigint): void {
+    this.view.setBigUint64(this.room(8), v);
+  }
+  i64(v: bigint): void {
+    this.view.setBigInt64(this.room(8), v);
+  }
+  f32(v: number): void {
+    this.view.setFloat32(this.room(4), v);
+  }
+  f64(v: number): void {
+    this.view.setFloat64(this.room(8), v);
+  }
+  u48(v: number): void {
+    const at = this.room(6);
+    this.view.setUint16(at, Math.floor(v / 2 ** 32));
+    this.view.setUint32(at + 2, v % 2 ** 32);
+  }
+
+  /** Unsigned LEB128; the caller has checked 0 ≤ v ≤ 2³²−1. */
+  varint(v: number): void {
+    while (v >= 0x80) {
+      this.buf[this.room(1)] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.room(1)] = v;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.buf.set(b, this.room(b.length));
+  }
+
+  /** A varint length followed by the bytes; longer than MAX_STRING is refused. */
+  lengthPrefixed(b: Uint8Array, what: string): void {
+    if (b.length > Limits.MAX_STRING) {
+      throw new ProtocolError('STRING_TOO_LONG', this.offset, `${what} is ${b.length} bytes, the limit is ${Limits.MAX_STRING}`);
+    }
+    this.varint(b.length);
+    this.bytes(b);
+  }
+
+  string(s: string, what: string): void {
+    if (!s.isWellFormed()) {
+      throw new ProtocolError('BAD_UTF8', this.offset, `${what} has a lone surrogate and cannot be UTF-8`);
+    }
+    this.lengthPrefixed(utf8.encode(s), what);
+  }
+
+  /** The bytes written so far, in a buffer of their own. */
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.offset);
+  }
+}
