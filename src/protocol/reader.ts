@@ -74,7 +74,7 @@ export class Reader {
     let value = 0;
     for (let i = 0; i < Limits.MAX_VARINT_BYTES; i++) {
       if (this.offset >= this.end) {
-        throw new ProtocolError('TRUNCATED', this.offset, `${what}: varint ends early`);
+        throw new ProtocolError('TRUNCATED', start, `${what}: varint ends early`);
       }
       const byte = this.bytes[this.offset++] as number;
       value += (byte & 0x7f) * 2 ** (7 * i);

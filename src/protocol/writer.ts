@@ -19,6 +19,10 @@ export class Writer {
     this.offset = 0;
   }
 
+  /**
+   * Reserves n bytes and returns where they start. It may replace `buf` and `view`, so callers
+   * take the position first and only then touch `buf` or `view`.
+   */
   private room(n: number): number {
     const at = this.offset;
     if (at + n > this.buf.length) {
@@ -34,34 +38,44 @@ export class Writer {
   }
 
   u8(v: number): void {
-    this.view.setUint8(this.room(1), v);
+    const at = this.room(1);
+    this.view.setUint8(at, v);
   }
   i8(v: number): void {
-    this.view.setInt8(this.room(1), v);
+    const at = this.room(1);
+    this.view.setInt8(at, v);
   }
   u16(v: number): void {
-    this.view.setUint16(this.room(2), v);
+    const at = this.room(2);
+    this.view.setUint16(at, v);
   }
   i16(v: number): void {
-    this.view.setInt16(this.room(2), v);
+    const at = this.room(2);
+    this.view.setInt16(at, v);
   }
   u32(v: number): void {
-    this.view.setUint32(this.room(4), v);
+    const at = this.room(4);
+    this.view.setUint32(at, v);
   }
   i32(v: number): void {
-    this.view.setInt32(this.room(4), v);
+    const at = this.room(4);
+    this.view.setInt32(at, v);
   }
   u64(v: bigint): void {
-    this.view.setBigUint64(this.room(8), v);
+    const at = this.room(8);
+    this.view.setBigUint64(at, v);
   }
   i64(v: bigint): void {
-    this.view.setBigInt64(this.room(8), v);
+    const at = this.room(8);
+    this.view.setBigInt64(at, v);
   }
   f32(v: number): void {
-    this.view.setFloat32(this.room(4), v);
+    const at = this.room(4);
+    this.view.setFloat32(at, v);
   }
   f64(v: number): void {
-    this.view.setFloat64(this.room(8), v);
+    const at = this.room(8);
+    this.view.setFloat64(at, v);
   }
   u48(v: number): void {
     const at = this.room(6);
@@ -72,14 +86,17 @@ export class Writer {
   /** Unsigned LEB128; the caller has checked 0 ≤ v ≤ 2³²−1. */
   varint(v: number): void {
     while (v >= 0x80) {
-      this.buf[this.room(1)] = (v % 0x80) | 0x80;
+      const at = this.room(1);
+      this.buf[at] = (v % 0x80) | 0x80;
       v = Math.floor(v / 0x80);
     }
-    this.buf[this.room(1)] = v;
+    const at = this.room(1);
+    this.buf[at] = v;
   }
 
   bytes(b: Uint8Array): void {
-    this.buf.set(b, this.room(b.length));
+    const at = this.room(b.length);
+    this.buf.set(b, at);
   }
 
   /** A varint length followed by the bytes; longer than MAX_STRING is refused. */
