@@ -189,7 +189,7 @@ const invalid: Invalid[] = [
   { name: 'varint-overlong', description: 'device id 0 written in two bytes (80 00)', hex: '16008000' + '01', error: 'BAD_VARINT', offset: 2 },
   { name: 'varint-six-bytes', description: 'sequence number with six bytes', hex: '16002a8080808080' + '01', error: 'BAD_VARINT', offset: 3 },
   { name: 'varint-over-32-bits', description: 'device id 2^32 (80 80 80 80 10)', hex: '16008080808010' + '01', error: 'BAD_VARINT', offset: 2 },
-  { name: 'varint-cut', description: 'PING whose sequence number varint ends early', hex: '16002a80', error: 'TRUNCATED', offset: 4 },
+  { name: 'varint-cut', description: 'PING whose sequence number varint ends early', hex: '16002a80', error: 'TRUNCATED', offset: 3 },
   { name: 'readings-value-cut', description: 'the one-float32 READINGS missing its last byte', hex: r1.slice(0, -2), error: 'TRUNCATED', offset: 15 },
   { name: 'readings-trailing-byte', description: 'the one-float32 READINGS with one extra byte', hex: r1 + '00', error: 'TRAILING_BYTES', offset: 19 },
   { name: 'readings-count-0', description: 'a READINGS batch with no reading', hex: '12002a01' + '019ab0a20700' + '00', error: 'BAD_COUNT', offset: 10 },
