@@ -17,11 +17,7 @@ export type { DecodeOptions };
 export function decode(bytes: Uint8Array, options?: DecodeOptions): Message {
   const r = new Reader(bytes);
   const h = readHeader(r, options);
-  const head = {
-    deviceId: h.deviceId,
-    seq: h.seq,
-    ...((h.flags & Flag.RELIABLE) !== 0 && h.type !== 'ACK' ? { reliable: true } : {}),
-  };
+  const head = { deviceId: h.deviceId, seq: h.seq };
   let message: Message;
   switch (h.type) {
     case 'HELLO': {
@@ -47,9 +43,10 @@ export function decode(bytes: Uint8Array, options?: DecodeOptions): Message {
         const typeAt = r.offset;
         const type = valueTypeOf(r.u8('value type'), typeAt);
         const delta = r.varint('time delta');
-        readings.push({ sensor, delta, ...readValue(r, type) });
+        // One object literal of one shape for every reading keeps this loop monomorphic.
+        readings.push({ sensor, delta, type, value: readValue(r, type) } as Reading);
       }
-      message = { type: 'READINGS', ...head, baseTime, readings };
+      message = { type: 'READINGS', deviceId: h.deviceId, seq: h.seq, baseTime, readings };
       break;
     }
     case 'ACK': {
@@ -92,7 +89,9 @@ export function decode(bytes: Uint8Array, options?: DecodeOptions): Message {
   if (r.offset !== r.end) {
     throw new ProtocolError('TRAILING_BYTES', r.offset, `${r.end - r.offset} bytes follow the end of the ${h.type} body`);
   }
-  if (r.end !== bytes.length) return { ...message, tag: bytes.slice(r.end) };
+  // The rare flags are added last, so that the common message keeps one shape per type.
+  if ((h.flags & Flag.RELIABLE) !== 0 && h.type !== 'ACK') message = { ...message, reliable: true };
+  if (r.end !== bytes.length) message = { ...message, tag: bytes.slice(r.end) };
   return message;
 }
 

@@ -115,6 +115,17 @@ export class Reader {
       throw new ProtocolError('STRING_TOO_LONG', at, `${what} is ${n} bytes, the limit is ${Limits.MAX_STRING}`);
     }
     const raw = this.take(n, what);
+    // Short ASCII strings are the common case; TextDecoder's call costs more than the loop.
+    if (n <= 32) {
+      let ascii = '';
+      let i = 0;
+      for (; i < n; i++) {
+        const c = raw[i] as number;
+        if (c >= 0x80) break;
+        ascii += String.fromCharCode(c);
+      }
+      if (i === n) return ascii;
+    }
     try {
       return utf8.decode(raw);
     } catch (cause) {

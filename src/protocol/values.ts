@@ -22,34 +22,36 @@ export const FIXED_SIZE: Readonly<Partial<Record<ValueTypeName, number>>> = {
   float32: 4, float64: 8, timestamp: 8, geo: 8,
 };
 
-export function readValue(r: Reader, type: ValueTypeName): Value {
-  const at = r.offset;
+/** Reads a value of the given type: the `value` field of a Value of that type. */
+export function readValue(r: Reader, type: ValueTypeName): Value['value'] {
   switch (type) {
     case 'bool': {
+      const at = r.offset;
       const b = r.u8('bool value');
       if (b > 1) throw new ProtocolError('BAD_VALUE', at, `bool must be 0 or 1, got ${b}`);
-      return { type, value: b === 1 };
+      return b === 1;
     }
-    case 'int8': return { type, value: r.i8('int8 value') };
-    case 'int16': return { type, value: r.i16('int16 value') };
-    case 'int32': return { type, value: r.i32('int32 value') };
-    case 'int64': return { type, value: r.i64('int64 value') };
-    case 'uint8': return { type, value: r.u8('uint8 value') };
-    case 'uint16': return { type, value: r.u16('uint16 value') };
-    case 'uint32': return { type, value: r.u32('uint32 value') };
-    case 'uint64': return { type, value: r.u64('uint64 value') };
-    case 'float32': return { type, value: r.f32('float32 value') };
-    case 'float64': return { type, value: r.f64('float64 value') };
-    case 'timestamp': return { type, value: r.i64('timestamp value') };
-    case 'string': return { type, value: r.string('string value') };
-    case 'bytes': return { type, value: r.lengthPrefixed('bytes value') };
+    case 'int8': return r.i8('int8 value');
+    case 'int16': return r.i16('int16 value');
+    case 'int32': return r.i32('int32 value');
+    case 'int64': return r.i64('int64 value');
+    case 'uint8': return r.u8('uint8 value');
+    case 'uint16': return r.u16('uint16 value');
+    case 'uint32': return r.u32('uint32 value');
+    case 'uint64': return r.u64('uint64 value');
+    case 'float32': return r.f32('float32 value');
+    case 'float64': return r.f64('float64 value');
+    case 'timestamp': return r.i64('timestamp value');
+    case 'string': return r.string('string value');
+    case 'bytes': return r.lengthPrefixed('bytes value');
     case 'geo': {
+      const at = r.offset;
       const lat = r.i32('latitude');
       const lon = r.i32('longitude');
       if (Math.abs(lat) > Limits.MAX_LAT_E7 || Math.abs(lon) > Limits.MAX_LON_E7) {
         throw new ProtocolError('BAD_VALUE', at, `position ${lat / 1e7},${lon / 1e7} is outside ±90,±180 degrees`);
       }
-      return { type, value: { lat: lat / 1e7, lon: lon / 1e7 } };
+      return { lat: lat / 1e7, lon: lon / 1e7 };
     }
   }
 }
