@@ -158,7 +158,7 @@ const valid: Valid[] = [
   },
   {
     name: 'bye',
-    description: 'BYE, reason NORMAL',
+    description: 'BYE, reason 0 (normal shutdown)',
     message: { type: 'BYE', deviceId: 42, seq: 1006, reason: 0 },
   },
   {
@@ -199,7 +199,9 @@ const invalid: Invalid[] = [
   { name: 'value-type-0', description: 'value type 0 is reserved', hex: '12002a01' + '019ab0a20700' + '01' + '010000' + '00', error: 'UNKNOWN_VALUE_TYPE', offset: 12 },
   { name: 'string-bad-utf8', description: 'a string value with the byte ff, never valid in UTF-8', hex: '12002a01' + '019ab0a20700' + '01' + '010c00' + '0261ff', error: 'BAD_UTF8', offset: 14 },
   { name: 'string-256', description: 'a string value announcing 256 bytes (80 02)', hex: '12002a01' + '019ab0a20700' + '01' + '010c00' + '8002' + '61'.repeat(256), error: 'STRING_TOO_LONG', offset: 14 },
+  { name: 'string-256-no-content', description: 'a string value announcing 256 bytes with none present: the count is refused before the content', hex: '12002a01' + '019ab0a20700' + '01' + '010c00' + '8002', error: 'STRING_TOO_LONG', offset: 14 },
   { name: 'string-length-past-end', description: 'a string announcing 200 bytes with 1 present', hex: '12002a01' + '019ab0a20700' + '01' + '010c00' + 'c80161', error: 'TRUNCATED', offset: 16 },
+  { name: 'geo-longitude-181', description: 'longitude 181 degrees (1810000000 = 6be26880): reported at the value', hex: '12002a01' + '019ab0a20700' + '01' + '010f00' + '00000000' + '6be26880', error: 'BAD_VALUE', offset: 14 },
   { name: 'geo-latitude-91', description: 'latitude 91 degrees (910000000 = 363d7e80)', hex: '12002a01' + '019ab0a20700' + '01' + '010f00' + '363d7e80' + '00000000', error: 'BAD_VALUE', offset: 14 },
   { name: 'ack-status-3', description: 'ACK status 3 is not defined', hex: '13002a01' + '03' + '00' + '019ab0a20700' + '00', error: 'BAD_VALUE', offset: 4 },
   { name: 'sack-gap-1', description: 'rudp ACK whose sack range starts right after the cumulative ack', hex: '13022a01' + '00' + '0a' + '019ab0a20700' + '00' + 'cafe0001' + '20' + '01' + '01' + '00', error: 'BAD_SACK', offset: 19 },
@@ -209,7 +211,7 @@ const invalid: Invalid[] = [
   { name: 'hello-delivery-class-2', description: 'HELLO with delivery class 2', hex: '11002a01' + '00000007' + '01' + 'e807' + '00' + '00' + '01' + '010a020000', error: 'BAD_VALUE', offset: 16 },
   { name: 'config-sensor-twice', description: 'CONFIG enabling and disabling sensor 3', hex: '14002a01' + '01' + '00' + '0103' + '0103', error: 'BAD_SENSOR', offset: 9 },
   { name: 'auth-too-short', description: 'PING with the AUTH flag but only 4 tag bytes', hex: '16012a01' + '00000000', error: 'TRUNCATED', offset: 4 },
-  { name: 'udp-too-large', description: 'a 1201-byte datagram (an ERROR with a 1195-byte text would be 1201 bytes; refused on size first)', hex: '15002a01' + '01'.repeat(1197), error: 'MESSAGE_TOO_LARGE', offset: 0, maxMessageSize: 1200 },
+  { name: 'udp-too-large', description: 'a 1201-byte datagram: refused on its size before anything else is read', hex: '15002a01' + '01'.repeat(1197), error: 'MESSAGE_TOO_LARGE', offset: 0, maxMessageSize: 1200 },
 ];
 
 interface StreamInvalid { name: string; description: string; hex: string; error: string; offset: number; framesBefore: number }

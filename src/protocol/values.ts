@@ -71,6 +71,11 @@ const BIG_RANGE = {
   timestamp: [-(2n ** 63n), 2n ** 63n - 1n],
 } as const;
 
+/** Nearest integer, ties away from zero (Math.round sends ties toward +∞). */
+function roundHalfAway(x: number): number {
+  return x < 0 ? -Math.round(-x) : Math.round(x);
+}
+
 function badValue(w: Writer, v: Value, why: string): ProtocolError {
   return new ProtocolError('BAD_VALUE', w.offset, `${v.type} ${String(v.value)}: ${why}`);
 }
@@ -114,8 +119,8 @@ export function writeValue(w: Writer, v: Value): void {
       w.lengthPrefixed(v.value, 'bytes value');
       return;
     case 'geo': {
-      const lat = Math.round(v.value.lat * 1e7);
-      const lon = Math.round(v.value.lon * 1e7);
+      const lat = roundHalfAway(v.value.lat * 1e7);
+      const lon = roundHalfAway(v.value.lon * 1e7);
       if (!(Math.abs(lat) <= Limits.MAX_LAT_E7 && Math.abs(lon) <= Limits.MAX_LON_E7)) {
         throw new ProtocolError('BAD_VALUE', w.offset, `position ${v.value.lat},${v.value.lon} is outside ±90,±180 degrees`);
       }
