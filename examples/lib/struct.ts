@@ -96,6 +96,7 @@ interface Field {
   readonly offset: number;
   readonly size: number;
   readonly signed: boolean;
+  readonly native: boolean;
 }
 interface Layout {
   readonly size: number;
@@ -151,18 +152,19 @@ function compile(format: string): Layout {
     const code = format.charAt(pos++);
     const itemSize = sizes[code];
     if (itemSize === undefined) throw new StructError(`bad char in struct format: '${code}'`);
-    // Native mode pads so each item starts at a multiple of its own size, as a C compiler would.
-    if (native && code !== 's' && code !== 'x') size = Math.ceil(size / itemSize) * itemSize;
+    // Native mode pads so each item starts at a multiple of its own size, as a C compiler would
+    // (x and s have size 1, so they never move). It does so even for a count of 0: "@b0l" is 8.
+    if (native) size = Math.ceil(size / itemSize) * itemSize;
     const kind = kindOf(code, native);
     const signed = code === code.toLowerCase();
     if (kind === 'bytes') {
-      fields.push({ code, kind, offset: size, size: count, signed });
+      fields.push({ code, kind, offset: size, size: count, signed, native });
       size += count;
     } else if (kind === 'pad') {
       size += count;
     } else {
       if (size + count * itemSize > MAX_SIZE) throw new StructError('total struct size too long');
-      for (let k = 0; k < count; k++, size += itemSize) fields.push({ code, kind, offset: size, size: itemSize, signed });
+      for (let k = 0; k < count; k++, size += itemSize) fields.push({ code, kind, offset: size, size: itemSize, signed, native });
     }
     if (size > MAX_SIZE) throw new StructError('total struct size too long');
   }
@@ -259,7 +261,11 @@ function write(view: DataView, field: Field, value: unknown, le: boolean): void 
       return;
     case 'float': {
       const x = toFloat(value, field);
-      if (!Number.isFinite(Math.fround(x)) && Number.isFinite(x)) throw new StructError('float too large to pack with f format');
+      // Too big for a float: the standard modes refuse, native '@' quietly stores infinity, as a
+      // C cast does (CPython behaves the same way).
+      if (!field.native && !Number.isFinite(Math.fround(x)) && Number.isFinite(x)) {
+        throw new StructError('float too large to pack with f format');
+      }
       view.setFloat32(at, x, le);
       return;
     }
