@@ -57,7 +57,9 @@ export function readCapture(bytes: Uint8Array): CaptureFile {
 export function readCaptureFile(path: string): CaptureFile {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    const buffer = readFileSync(path);
+    // A plain Uint8Array view, so frame data is the same type whatever the source.
+    bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new CaptureIoError(path, `cannot read: ${reason}`, { cause });

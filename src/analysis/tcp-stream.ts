@@ -1,0 +1,197 @@
+// One direction of a TCP connection: tracks the highest sequence number seen (to recognise
+// retransmissions and keep-alives) and reassembles the payload into an in-order byte stream,
+// holding early segments until the gap before them is filled. Memory is bounded: the stream
+// stops growing at `maxBytes`, and at most `maxPending` out-of-order segments are held.
+//
+// Sequence numbers are compared modulo 2^32.
+
+export interface StreamLimits {
+  /** Bytes of reassembled payload kept per direction; later bytes are counted, not kept. */
+  readonly maxBytes: number;
+  /** Out-of-order segments held per direction while waiting for a gap to fill. */
+  readonly maxPending: number;
+}
+
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxBytes: 16 * 1024 * 1024, maxPending: 1024 };
+
+/** How a segment relates to what the direction had already sent. */
+export const SequenceVerdict = {
+  /** Carries sequence space not seen before (or is the first segment seen). */
+  NEW: 'new',
+  /** Carries no sequence space (pure ACK, RST without data, window update). */
+  EMPTY: 'empty',
+  /** Its whole sequence range was already seen. */
+  RETRANSMISSION: 'retransmission',
+  /** A zero- or one-byte segment one below the next expected sequence number. */
+  KEEP_ALIVE: 'keep-alive',
+} as const;
+export type SequenceVerdict = (typeof SequenceVerdict)[keyof typeof SequenceVerdict];
+
+/** Signed distance from a to b modulo 2^32 (positive when b is after a). */
+function seqDiff(a: number, b: number): number {
+  return (b - a) | 0;
+}
+
+interface Pending {
+  readonly start: number;
+  readonly bytes: Uint8Array;
+}
+
+export interface SegmentInput {
+  readonly seq: number;
+  readonly syn: boolean;
+  readonly fin: boolean;
+  readonly rst: boolean;
+  /** Payload length on the wire. */
+  readonly payloadLength: number;
+  /** The captured payload (shorter than payloadLength when the frame was truncated). */
+  readonly payload: Uint8Array;
+}
+
+export class TcpDirection {
+  private readonly limits: StreamLimits;
+  /** Sequence number of the first SYN seen, if any. */
+  initialSeq: number | null = null;
+  /** Sequence number of stream offset 0. */
+  private base: number | null = null;
+  /** The sequence number after the highest one seen. */
+  private next: number | null = null;
+  private readonly chunks: Uint8Array[] = [];
+  private pending: Pending[] = [];
+  /** Stream offset of the next byte to deliver. */
+  private delivered = 0;
+  /** Bytes kept in `chunks`. */
+  private kept = 0;
+  /** Set once bytes had to be dropped (limit reached, capture truncated, too much pending). */
+  private lossAt: number | null = null;
+
+  constructor(limits: StreamLimits = DEFAULT_STREAM_LIMITS) {
+    this.limits = limits;
+  }
+
+  /** Feeds one segment; returns how it relates to what this direction already sent. */
+  add(segment: SegmentInput): SequenceVerdict {
+    const length = segment.payloadLength + (segment.syn ? 1 : 0) + (segment.fin ? 1 : 0);
+    if (segment.syn && this.initialSeq === null) this.initialSeq = segment.seq;
+    if (this.base === null) this.base = segment.syn ? (segment.seq + 1) >>> 0 : segment.seq;
+
+    let verdict: SequenceVerdict;
+    if (this.next === null) {
+      verdict = length === 0 ? SequenceVerdict.EMPTY : SequenceVerdict.NEW;
+      this.next = (segment.seq + length) >>> 0;
+    } else if (
+      length <= 1 &&
+      !segment.syn &&
+      !segment.fin &&
+      !segment.rst &&
+      seqDiff(segment.seq, this.next) === 1
+    ) {
+      verdict = SequenceVerdict.KEEP_ALIVE;
+    } else if (length === 0) {
+      verdict = SequenceVerdict.EMPTY;
+    } else {
+      const end = (segment.seq + length) >>> 0;
+      if (seqDiff(end, this.next) >= 0) {
+        verdict = SequenceVerdict.RETRANSMISSION;
+      } else {
+        verdict = SequenceVerdict.NEW;
+        this.next = end;
+      }
+    }
+
+    if (segment.payloadLength > 0) {
+      const dataSeq = segment.syn ? (segment.seq + 1) >>> 0 : segment.seq;
+      this.reassemble(seqDiff(this.base, dataSeq), segment.payload, segment.payloadLength);
+    }
+    return verdict;
+  }
+
+  private reassemble(start: number, captured: Uint8Array, wireLength: number): void {
+    if (this.lossAt !== null) return;
+    const end = start + wireLength;
+    if (end <= this.delivered) return;
+    if (captured.length < wireLength) {
+      // Part of this payload was never captured: the stream cannot continue past it.
+      if (start <= this.delivered) this.deliver(start, captured);
+      this.lossAt = Math.max(this.delivered, start);
+      return;
+    }
+    if (start > this.delivered) {
+      if (this.pending.length >= this.limits.maxPending) {
+        this.lossAt = this.delivered;
+        return;
+      }
+      this.pending.push({ start, bytes: captured });
+      return;
+    }
+    this.deliver(start, captured);
+    this.drainPending();
+  }
+
+  /** Appends the part of `bytes` (starting at stream offset `start` ≤ delivered) not yet delivered. */
+  private deliver(start: number, bytes: Uint8Array): void {
+    const fresh = bytes.subarray(Math.max(0, this.delivered - start));
+    if (fresh.length === 0) return;
+    const room = this.limits.maxBytes - this.kept;
+    const keep = fresh.subarray(0, Math.max(0, room));
+    if (keep.length > 0) {
+      this.chunks.push(keep);
+      this.kept += keep.length;
+    }
+    this.delivered += fresh.length;
+    if (keep.length < fresh.length) this.lossAt = this.kept;
+  }
+
+  private drainPending(): void {
+    let progressed = true;
+    while (progressed && this.lossAt === null) {
+      progressed = false;
+      const remaining: Pending[] = [];
+      for (const p of this.pending) {
+        if (p.start + p.bytes.length <= this.delivered) {
+          progressed = true;
+        } else if (p.start <= this.delivered) {
+          this.deliver(p.start, p.bytes);
+          progressed = true;
+        } else {
+          remaining.push(p);
+        }
+      }
+      this.pending = remaining;
+    }
+  }
+
+  /** The in-order payload kept so far (a copy). */
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.kept);
+    let at = 0;
+    for (const chunk of this.chunks) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    return out;
+  }
+
+  /** Payload bytes delivered in order (kept or not). */
+  get deliveredBytes(): number {
+    return this.delivered;
+  }
+
+  /** Bytes kept (at most limits.maxBytes). */
+  get keptBytes(): number {
+    return this.kept;
+  }
+
+  /** Out-of-order bytes still waiting for a gap to fill. */
+  get pendingBytes(): number {
+    return this.pending.reduce((sum, p) => sum + p.bytes.length, 0);
+  }
+
+  /**
+   * Stream offset from which bytes were lost (size limit, snap length, too many out-of-order
+   * segments), or null if the kept stream is complete so far.
+   */
+  get lostFrom(): number | null {
+    return this.lossAt;
+  }
+}
