@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { parseEndpoint, run } from '../lib/cli.ts';
 import { LineReader } from '../lib/lines.ts';
-import { GREETING, writeLine } from './protocol.ts';
+import { BYE, GREETING, writeLine } from './protocol.ts';
 
 const USAGE = 'npx tsx examples/05-concurrent/client.ts [host=127.0.0.1] [port=65434]';
 
@@ -20,7 +20,11 @@ run(USAGE, async (args) => {
   // On a terminal readline edits the line and shows a prompt; from a pipe it just splits lines.
   const tty = process.stdin.isTTY === true;
   const keyboard = createInterface({ input: process.stdin, output: process.stdout, terminal: tty, prompt: '> ' });
-  keyboard.on('SIGINT', () => keyboard.close()); // Ctrl+C quits like 'end'
+  keyboard.on('SIGINT', () => {
+    // Ctrl+C quits like 'end', even while waiting for a reply: our FIN makes the server hang up.
+    keyboard.close();
+    socket.end();
+  });
   // Ask for the lines now: piped input is read at once, and lines emitted before anyone iterates
   // would be lost. The iterator queues them until the loop below gets to them.
   const typedLines = keyboard[Symbol.asyncIterator]();
@@ -36,7 +40,10 @@ run(USAGE, async (args) => {
     const reply = await replies.next();
     if (reply === null) return false;
     console.log(`Received: ${reply}`);
-    return true;
+    if (text !== BYE) return true;
+    // After "bye" the server hangs up: wait for that rather than race it with the next line.
+    if ((await replies.next()) === null) serverClosed = true;
+    return !serverClosed;
   };
 
   try {

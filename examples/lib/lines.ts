@@ -47,7 +47,7 @@ export class LineReader {
   #take(text: string): void {
     const parts = (this.#partial + text).split('\n');
     this.#partial = parts.pop() ?? '';
-    if (this.#partial.length > MAX_LINE) {
+    if (this.#partial.length > MAX_LINE || parts.some((line) => line.length > MAX_LINE)) {
       this.#stream.destroy(new Error(`line longer than ${MAX_LINE} characters`));
       return;
     }
