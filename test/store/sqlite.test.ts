@@ -1,0 +1,204 @@
+// The SQLite store: the shared compliance suite on a real file, then what only a file has:
+// reopening, several connections and processes on one file, and opening what is not a store.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it, type TestContext } from 'node:test';
+import Database from 'better-sqlite3';
+import type { Reading } from '../../src/protocol/index.ts';
+import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { batch, collect, device, EVERY_VALUE, floats, isStoreError, storeCompliance } from './compliance.ts';
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'sensorwire-store-'));
+}
+
+/** A directory removed when the test ends. */
+function dirFor(t: TestContext): string {
+  const dir = tempDir();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+storeCompliance('sqlite', async () => {
+  const dir = tempDir();
+  const store = openSqliteStore(join(dir, 'store.db'));
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+const WRITER = fileURLToPath(new URL('fixtures/writer.ts', import.meta.url));
+
+/** Runs the writer fixture in a child process; resolves with its exit code and output. */
+function runWriter(path: string, deviceId: number, count: number): { done: Promise<{ code: number | null; out: string; err: string }>; kill(): void } {
+  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, path, String(deviceId), String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+  return {
+    done,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid);
+    },
+  };
+}
+
+describe('sqlite store', () => {
+  it('keeps every value, device and count across close and reopen', async (t) => {
+    const path = join(dirFor(t), 'store.db');
+    const first = openSqliteStore(path);
+    const readings: Reading[] = EVERY_VALUE.map((v, i) => ({ sensor: i, delta: i, ...v }));
+    const record = device(3, { highestSeq: 0, configId: 5 });
+    await first.saveDevice(record);
+    await first.commit([batch(3, 1, 2, readings)]);
+    const before = await collect(first);
+    await first.close();
+
+    const second = openSqliteStore(path);
+    t.after(() => second.close());
+    assert.deepStrictEqual(await collect(second), before);
+    assert.deepEqual(await second.loadDevice(3), { ...record, highestSeq: 2 });
+    assert.deepEqual(await second.totals(), [{ device: 3, transport: 'tcp', messages: 1, readings: EVERY_VALUE.length }]);
+    assert.deepEqual(await second.commit([batch(3, 1, 2, floats(1))]), ['duplicate']);
+  });
+
+  it('lets a second connection read while the first writes, and duplicates hold across connections', async (t) => {
+    const path = join(dirFor(t), 'store.db');
+    const writer = openSqliteStore(path);
+    const reader = openSqliteStore(path, { readonly: true });
+    t.after(async () => {
+      await reader.close();
+      await writer.close();
+    });
+    await writer.commit([batch(1, 1, 2, floats(600))]);
+    // Commit from the writer while the reader is part-way through a stream that spans pages.
+    let seen = 0;
+    for await (const _ of reader.readings()) {
+      if (++seen === 1) await writer.commit([batch(1, 1, 3, floats(600))]);
+    }
+    assert.equal(seen, 1200);
+    assert.deepEqual(await reader.totals(), [{ device: 1, transport: 'tcp', messages: 2, readings: 1200 }]);
+    const other = openSqliteStore(path);
+    t.after(() => other.close());
+    assert.deepEqual(await other.commit([batch(1, 1, 3, floats(1)), batch(1, 1, 4, floats(1))]), ['duplicate', 'stored']);
+    assert.equal((await collect(writer)).length, 1201);
+  });
+
+  it('commits on the same connection between pages of a stream', async (t) => {
+    const store = openSqliteStore(join(dirFor(t), 'store.db'));
+    t.after(() => store.close());
+    await store.commit([batch(1, 1, 2, floats(255)), batch(1, 1, 3, floats(255)), batch(1, 1, 4, floats(255))]);
+    let seen = 0;
+    let seq = 10;
+    for await (const _ of store.readings({ device: 1 })) {
+      seen++;
+      if (seen % 100 === 0) assert.deepEqual(await store.commit([batch(2, 1, seq++, floats(1))]), ['stored']);
+    }
+    assert.equal(seen, 765);
+    assert.equal((await collect(store, { device: 2 })).length, 7);
+  });
+
+  it('shares one file between processes writing at once (busy timeout, migration once)', async (t) => {
+    const path = join(dirFor(t), 'store.db');
+    // Two child processes create and migrate the same new file at the same time, and write.
+    const children = [runWriter(path, 11, 100), runWriter(path, 12, 100)];
+    t.after(() => children.forEach((c) => c.kill()));
+    // Meanwhile this process writes too, once the file exists.
+    let parent: ReturnType<typeof openSqliteStore> | undefined;
+    let seq = 2;
+    let running = true;
+    const finished = Promise.all(children.map((c) => c.done)).finally(() => (running = false));
+    while (running) {
+      if (parent === undefined) {
+        try {
+          parent = openSqliteStore(path, { readonly: true });
+          await parent.close();
+          parent = openSqliteStore(path);
+        } catch {
+          parent = undefined;
+        }
+      } else {
+        await parent.commit([batch(13, 1, seq++, floats(10))]);
+        await parent.totals();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    for (const r of await finished) assert.deepEqual([r.code, r.out, r.err], [0, 'done\n', '']);
+    parent ??= openSqliteStore(path);
+    t.after(() => parent?.close());
+    const totals = await parent.totals();
+    assert.deepEqual(totals.filter((x) => x.device !== 13), [
+      { device: 11, transport: 'udp', messages: 100, readings: 1000 },
+      { device: 12, transport: 'udp', messages: 100, readings: 1000 },
+    ]);
+    const mine = totals.find((x) => x.device === 13);
+    assert.equal(mine?.messages ?? 0, seq - 2);
+    const got = await collect(parent, { device: 12, limit: 3 });
+    assert.deepEqual(got.map((r) => [r.seq, r.index, r.value]), [[2, 0, 20], [2, 1, 21], [2, 2, 22]]);
+  });
+
+  it('reads a cleanly closed file read-only without writing to it; writes reject with STORE_WRITE', async (t) => {
+    const dir = dirFor(t);
+    const path = join(dir, 'store.db');
+    const w = openSqliteStore(path);
+    await w.commit([batch(1, 1, 2, floats(3))]);
+    await w.close();
+    const r = openSqliteStore(path, { readonly: true });
+    t.after(() => r.close());
+    assert.equal((await collect(r)).length, 3);
+    await assert.rejects(r.commit([batch(1, 1, 3, floats(1))]), isStoreError('STORE_WRITE'));
+    await assert.rejects(r.saveDevice(device(1)), isStoreError('STORE_WRITE'));
+    assert.equal((await collect(r)).length, 3);
+  });
+
+  it('refuses with STORE_OPEN what it cannot open as a store, creating nothing', async (t) => {
+    const dir = dirFor(t);
+    const open = isStoreError('STORE_OPEN');
+    // A directory that does not exist.
+    assert.throws(() => openSqliteStore(join(dir, 'no-such-dir', 'store.db')), open);
+    assert.equal(existsSync(join(dir, 'no-such-dir')), false);
+    // A missing file when it must exist, or read-only.
+    assert.throws(() => openSqliteStore(join(dir, 'missing.db'), { readonly: true }), open);
+    assert.throws(() => openSqliteStore(join(dir, 'missing.db'), { fileMustExist: true }), open);
+    assert.equal(existsSync(join(dir, 'missing.db')), false);
+    // A file that is not a database.
+    const text = join(dir, 'notes.txt');
+    writeFileSync(text, 'these are not the bytes of an SQLite database, but they are long enough to look like a header\n'.repeat(20));
+    assert.throws(() => openSqliteStore(text), open);
+    assert.throws(() => openSqliteStore(text, { readonly: true }), open);
+    // A directory.
+    mkdirSync(join(dir, 'a-dir'));
+    assert.throws(() => openSqliteStore(join(dir, 'a-dir')), open);
+    // Someone else's SQLite database, and one from a newer sensorwire.
+    const other = join(dir, 'other.db');
+    const db = new Database(other);
+    db.exec('CREATE TABLE recipes (name TEXT)');
+    db.close();
+    assert.throws(() => openSqliteStore(other), open);
+    assert.throws(() => openSqliteStore(other, { readonly: true }), open);
+    const newer = join(dir, 'newer.db');
+    await openSqliteStore(newer).close();
+    const ndb = new Database(newer);
+    ndb.pragma('user_version = 99');
+    ndb.close();
+    assert.throws(() => openSqliteStore(newer), open);
+    assert.throws(() => openSqliteStore(newer, { readonly: true }), open);
+    // An empty file is a new database (SQLite's view), but not one to read.
+    const empty = join(dir, 'empty.db');
+    writeFileSync(empty, '');
+    assert.throws(() => openSqliteStore(empty, { readonly: true }), open);
+  });
+});
