@@ -2,7 +2,8 @@
 // direction the way tshark's conversation tables do (-z conv,tcp / conv,udp): every frame
 // with a decoded TCP or UDP header counts once, for its whole length on the wire (frame.len).
 // Endpoint A is the source of the flow's first frame. TCP segments are classified (SYN,
-// SYN-ACK, FIN, RST, pure ACK, data), retransmissions are counted, and each direction's
+// SYN-ACK, FIN, RST, pure ACK, data), retransmissions (segments whose whole sequence range was
+// already seen in that direction) and out-of-order segments are counted, and each direction's
 // payload is reassembled in order (bounded; see tcp-stream.ts). A SYN that opens a new
 // connection on the same ports (a different initial sequence number) starts a new flow.
 import type { CaptureRecord } from './capture.ts';
@@ -64,6 +65,9 @@ export interface TcpCounts {
   retransmissions: number;
   /** Payload bytes carried by those retransmissions. */
   retransmittedBytes: number;
+  /** Segments filling a gap below the highest sequence number seen (reordered or lost before the capture point). */
+  outOfOrder: number;
+  /** Zero- or one-byte segments one below the next sequence number, sent to probe a peer. */
   keepAlives: number;
 }
 
@@ -132,7 +136,18 @@ export interface FlowUpdate {
 }
 
 function emptyCounts(): TcpCounts {
-  return { syn: 0, synAck: 0, fin: 0, rst: 0, pureAck: 0, data: 0, retransmissions: 0, retransmittedBytes: 0, keepAlives: 0 };
+  return {
+    syn: 0,
+    synAck: 0,
+    fin: 0,
+    rst: 0,
+    pureAck: 0,
+    data: 0,
+    retransmissions: 0,
+    retransmittedBytes: 0,
+    outOfOrder: 0,
+    keepAlives: 0,
+  };
 }
 
 function emptyDirection(protocol: FlowProtocol, limits: StreamLimits): DirectionStats {
@@ -277,6 +292,8 @@ export class FlowTable {
       counts.retransmittedBytes += packet.payloadLength;
     } else if (verdict === SequenceVerdict.KEEP_ALIVE) {
       counts.keepAlives++;
+    } else if (verdict === SequenceVerdict.OUT_OF_ORDER) {
+      counts.outOfOrder++;
     }
     return verdict;
   }

@@ -1,9 +1,12 @@
-// One direction of a TCP connection: tracks the highest sequence number seen (to recognise
-// retransmissions and keep-alives) and reassembles the payload into an in-order byte stream,
-// holding early segments until the gap before them is filled. Memory is bounded: the stream
-// stops growing at `maxBytes`, and at most `maxPending` out-of-order segments are held.
+// One direction of a TCP connection: remembers which sequence ranges it has seen (to tell new
+// data from retransmissions, out-of-order segments and keep-alives) and reassembles the payload
+// into an in-order byte stream, holding early segments until the gap before them is filled.
+// Memory is bounded: the stream stops growing at `maxBytes`, at most `maxPending` out-of-order
+// segments are held, and at most `maxPending` separate seen ranges are remembered (beyond that
+// the lowest gap is forgotten, i.e. treated as seen).
 //
-// Sequence numbers are compared modulo 2^32.
+// Sequence numbers are taken relative to the direction's first sequence number (modulo 2^32),
+// so ranges are plain numbers as long as a direction carries less than 2 GiB.
 
 export interface StreamLimits {
   /** Bytes of reassembled payload kept per direction; later bytes are counted, not kept. */
@@ -16,8 +19,10 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxBytes: 16 * 1024 * 1024,
 
 /** How a segment relates to what the direction had already sent. */
 export const SequenceVerdict = {
-  /** Carries sequence space not seen before (or is the first segment seen). */
+  /** Carries sequence space beyond everything seen before (or is the first segment seen). */
   NEW: 'new',
+  /** Carries sequence space not seen before, but below the highest seen (a gap being filled). */
+  OUT_OF_ORDER: 'out-of-order',
   /** Carries no sequence space (pure ACK, RST without data, window update). */
   EMPTY: 'empty',
   /** Its whole sequence range was already seen. */
@@ -54,8 +59,8 @@ export class TcpDirection {
   initialSeq: number | null = null;
   /** Sequence number of stream offset 0. */
   private base: number | null = null;
-  /** The sequence number after the highest one seen. */
-  private next: number | null = null;
+  /** Sorted, disjoint, non-adjacent [start, end) ranges of sequence space seen, relative to base. */
+  private seen: [number, number][] = [];
   private readonly chunks: Uint8Array[] = [];
   private pending: Pending[] = [];
   /** Stream offset of the next byte to deliver. */
@@ -74,36 +79,56 @@ export class TcpDirection {
     const length = segment.payloadLength + (segment.syn ? 1 : 0) + (segment.fin ? 1 : 0);
     if (segment.syn && this.initialSeq === null) this.initialSeq = segment.seq;
     if (this.base === null) this.base = segment.syn ? (segment.seq + 1) >>> 0 : segment.seq;
+    const start = seqDiff(this.base, segment.seq);
+    const end = start + length;
+    const highest = this.seen.at(-1)?.[1];
 
     let verdict: SequenceVerdict;
-    if (this.next === null) {
+    if (highest === undefined) {
       verdict = length === 0 ? SequenceVerdict.EMPTY : SequenceVerdict.NEW;
-      this.next = (segment.seq + length) >>> 0;
-    } else if (
-      length <= 1 &&
-      !segment.syn &&
-      !segment.fin &&
-      !segment.rst &&
-      seqDiff(segment.seq, this.next) === 1
-    ) {
+    } else if (length <= 1 && !segment.syn && !segment.fin && !segment.rst && start === highest - 1) {
       verdict = SequenceVerdict.KEEP_ALIVE;
     } else if (length === 0) {
       verdict = SequenceVerdict.EMPTY;
+    } else if (this.covered(start, end)) {
+      verdict = SequenceVerdict.RETRANSMISSION;
     } else {
-      const end = (segment.seq + length) >>> 0;
-      if (seqDiff(end, this.next) >= 0) {
-        verdict = SequenceVerdict.RETRANSMISSION;
-      } else {
-        verdict = SequenceVerdict.NEW;
-        this.next = end;
-      }
+      verdict = start < highest ? SequenceVerdict.OUT_OF_ORDER : SequenceVerdict.NEW;
     }
+    if (length > 0) this.mark(start, end);
 
     if (segment.payloadLength > 0) {
-      const dataSeq = segment.syn ? (segment.seq + 1) >>> 0 : segment.seq;
-      this.reassemble(seqDiff(this.base, dataSeq), segment.payload, segment.payloadLength);
+      const dataStart = segment.syn ? start + 1 : start;
+      this.reassemble(dataStart, segment.payload, segment.payloadLength);
     }
     return verdict;
+  }
+
+  private covered(start: number, end: number): boolean {
+    return this.seen.some(([s, e]) => s <= start && end <= e);
+  }
+
+  /** Adds [start, end) to the seen ranges, merging overlapping and adjacent ones. */
+  private mark(start: number, end: number): void {
+    let s = start;
+    let e = end;
+    const kept: [number, number][] = [];
+    for (const range of this.seen) {
+      if (range[1] < s || range[0] > e) kept.push(range);
+      else {
+        s = Math.min(s, range[0]);
+        e = Math.max(e, range[1]);
+      }
+    }
+    kept.push([s, e]);
+    kept.sort((x, y) => x[0] - y[0]);
+    while (kept.length > Math.max(1, this.limits.maxPending)) {
+      // Forget the lowest gap: merge the two lowest ranges.
+      const [first, second] = kept;
+      if (first === undefined || second === undefined) break;
+      kept.splice(0, 2, [first[0], Math.max(first[1], second[1])]);
+    }
+    this.seen = kept;
   }
 
   private reassemble(start: number, captured: Uint8Array, wireLength: number): void {

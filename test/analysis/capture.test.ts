@@ -16,7 +16,8 @@ import { dissectRecord, type Packet } from '../../src/analysis/packet.ts';
 import { formatEpochNs } from '../../src/analysis/time.ts';
 import { type RunningCapture, startCapture } from '../support/capture.ts';
 import { command, requireAll, root } from '../support/requires.ts';
-import { duplicateClassicRecords, swapClassicPcap, swapPcapng } from './pcap-build.ts';
+import { tcp4Frame } from './frames.ts';
+import { concat, duplicateClassicRecords, epb, hex, idb, opb, shb, spb, swapClassicPcap, swapPcapng } from './pcap-build.ts';
 import { type ConversationRow, tsharkConversations, tsharkFields, tsharkSize } from './tshark.ts';
 import {
   type Exchange,
@@ -461,5 +462,53 @@ describe('capture reader and flows against tcpdump and tshark', { timeout: TIMEO
       'payload counted from the IP length, not the captured bytes',
     );
     assert.notEqual(flow.aToB.stream?.lostFrom, null, 'the stream knows it lost bytes');
+  });
+});
+
+describe('hand-built captures against tshark', () => {
+  it('reads multi-section pcapng files in both byte orders as tshark does', async () => {
+    requireAll(command('tshark'));
+    const dir = mkdtempSync(join(tmpdir(), 'sensorwire-pcapng-'));
+    try {
+      const frame = tcp4Frame('10.0.0.1', '10.0.0.2', { sport: 1, dport: 2, seq: 3, flags: 0x18, payload: hex('aabbcc') });
+      for (const [first, second] of [
+        ['little', 'big'],
+        ['big', 'little'],
+      ] as const) {
+        const file = join(dir, `${first}.pcapng`);
+        writeFileSync(
+          file,
+          concat(
+            shb(first),
+            idb(first, 1, { snapLength: 262144, name: 'eth0' }),
+            idb(first, 101, { tsresol: 9 }),
+            epb(first, 0, 1_700_000_000_123_456n, frame),
+            epb(first, 1, 1_700_000_000_123_456_789n, frame.subarray(14, 40), 100),
+            spb(first, frame, frame.length),
+            shb(second),
+            idb(second, 1, { tsresol: 0x80 | 20, tsoffset: 100n, snapLength: 50 }),
+            epb(second, 0, 3n * 2n ** 20n + 2n ** 19n, frame.subarray(0, 50), frame.length),
+            opb(second, 0, 2n ** 20n, frame),
+            // An SPB holds min(original length, snap length) bytes.
+            spb(second, frame.subarray(0, 50), frame.length),
+          ),
+        );
+        const theirs = await tsharkFields(file, ['frame.len', 'frame.cap_len', 'frame.time_epoch', 'ip.len', 'ip.src']);
+        const ours = readCaptureFile(file).records.map((r) => {
+          const p = dissectRecord(r);
+          return [
+            String(r.originalLength),
+            String(r.capturedLength),
+            r.timestampNs === null ? '' : formatEpochNs(r.timestampNs),
+            p.ip?.version === 4 ? String(p.ip.totalLengthField) : '',
+            p.ip?.source ?? '',
+          ];
+        });
+        assert.deepEqual(ours, theirs, file);
+        assert.equal(ours.length, 6);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
