@@ -15,8 +15,9 @@ import { fromCell, toCell, typeCode, typeName, type Cell } from './values.ts';
 
 export interface SqliteStoreOptions {
   /**
-   * Open for reading only (the `readings` command): the file must exist and already hold the
-   * current schema; nothing is ever written or migrated. Write methods reject with STORE_WRITE.
+   * Open for reading only (the `readings` command, while servers write): the file must exist and
+   * already hold the current schema; nothing is migrated or written (write methods reject with
+   * STORE_WRITE).
    */
   readonly readonly?: boolean;
   /** Refuse (STORE_OPEN) to create a file that does not exist. Implied by `readonly`. */
@@ -61,8 +62,11 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   }
   let db: Database.Database | undefined;
   try {
-    db = new Database(path, { readonly, fileMustExist: mustExist, timeout: options.busyTimeoutMs ?? 10_000 });
+    db = new Database(path, { fileMustExist: mustExist, timeout: options.busyTimeoutMs ?? 10_000 });
     if (readonly) {
+      // Read-only by query_only rather than by SQLite's read-only open: SQLite then still tidies
+      // up the -wal and -shm files when this is the last connection to close.
+      db.pragma('query_only = ON');
       // Reading the version is the first access to the file: a non-database fails here.
       const version = schemaVersion(db);
       if (version !== SCHEMA_VERSION) {
