@@ -246,6 +246,7 @@ export class SqliteStore implements Store {
   }
 
   async *readings(query: ReadingsQuery = {}): AsyncGenerator<StoredReading, void, undefined> {
+    this.#open();
     const { device, since, limit } = query;
     let left = limit ?? Infinity;
     let cursor: Cursor = [-1n, -1n, -1n, -1n];
