@@ -256,12 +256,13 @@ export class FlowTable {
     }
     if (frameIndex !== undefined) flow.frameIndices.push(frameIndex);
 
-    if (transport.protocol === 'udp') {
+    // TCP directions always have a stream, UDP ones never.
+    if (transport.protocol === 'udp' || direction.stream === null) {
       this.keepDatagram(direction, packet, timestampNs);
       return { flow, fromA, kind: undefined, verdict: undefined };
     }
     const kind = classifySegment(transport, packet.payloadLength);
-    const verdict = this.countSegment(direction, transport, packet);
+    const verdict = this.countSegment(direction.tcp, direction.stream, transport, packet);
     return { flow, fromA, kind, verdict };
   }
 
@@ -273,8 +274,7 @@ export class FlowTable {
     return initial !== null && initial !== tcp.seq;
   }
 
-  private countSegment(direction: DirectionStats, tcp: TcpHeader, packet: Packet): SequenceVerdict {
-    const counts = direction.tcp;
+  private countSegment(counts: TcpCounts, stream: TcpDirection, tcp: TcpHeader, packet: Packet): SequenceVerdict {
     const syn = hasFlag(tcp, TcpFlag.SYN);
     const fin = hasFlag(tcp, TcpFlag.FIN);
     const rst = hasFlag(tcp, TcpFlag.RST);
@@ -285,7 +285,6 @@ export class FlowTable {
     if (rst) counts.rst++;
     if (packet.payloadLength > 0) counts.data++;
     if (ack && packet.payloadLength === 0 && !syn && !fin && !rst) counts.pureAck++;
-    const stream = direction.stream ?? new TcpDirection(this.limits);
     const verdict = stream.add({ seq: tcp.seq, syn, fin, rst, payloadLength: packet.payloadLength, payload: packet.payload });
     if (verdict === SequenceVerdict.RETRANSMISSION) {
       counts.retransmissions++;
