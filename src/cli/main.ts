@@ -1,0 +1,34 @@
+// The sensorwire command line: one subcommand per file in this folder.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { demoCommand } from './demo.ts';
+import { deviceCommand } from './device.ts';
+import { fleetCommand } from './fleet.ts';
+import { readingsCommand } from './readings.ts';
+import { serverCommand } from './server.ts';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function program(): Command {
+  return new Command('sensorwire')
+    .description('ship sensor readings over TCP, UDP and reliable UDP on a compact binary protocol, and measure what each costs on the wire')
+    .version(version)
+    .showHelpAfterError('(add --help for usage)')
+    .addCommand(serverCommand())
+    .addCommand(deviceCommand())
+    .addCommand(fleetCommand())
+    .addCommand(readingsCommand())
+    .addCommand(demoCommand());
+}
+
+try {
+  await program().exitOverride().parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // commander has printed its message (or the help) already.
+    process.exitCode = error.exitCode;
+  } else {
+    process.stderr.write(`sensorwire: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  }
+}

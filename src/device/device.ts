@@ -1,0 +1,546 @@
+// A simulated device: HELLO, then READINGS of its sensors every interval, in batches; obeys
+// CONFIG; over TCP it reconnects with backoff and resends what was never acknowledged; over
+// plain UDP it counts what was never acknowledged. run() resolves with a summary.
+import {
+  ErrorCode, Limits, encode, errorCodeName,
+  type ConfigBody, type ErrorCodeName, type Frame, type Message, type MessageOf, type Reading, type Value,
+} from '../protocol/index.ts';
+import type { Connection, Transport } from '../transport/types.ts';
+import { Outbox } from './outbox.ts';
+import { createRandom } from './random.ts';
+import { simulatedSensors, type SimulatedSensor, type SimulationOptions } from './sensors.ts';
+import { Timing, type RttSummary } from './timing.ts';
+
+export interface DeviceOptions {
+  readonly id: number;
+  readonly transport: Transport;
+  readonly host: string;
+  readonly port: number;
+  /** Time between sampling rounds (every enabled sensor is read once a round), ms. */
+  readonly intervalMs: number;
+  /** Readings per READINGS message (1…255). */
+  readonly batch: number;
+  /** Stop after this many readings. Default: run until aborted. */
+  readonly count?: number;
+  readonly seed?: number;
+  /** Pre-shared key: every message carries an authentication tag. */
+  readonly key?: Uint8Array;
+  /** Session number. Default: Unix seconds now. */
+  readonly session?: number;
+  /** Unacknowledged messages in flight at once (TCP). Default 64. */
+  readonly window?: number;
+  /** Unacknowledged messages held; beyond it the oldest is dropped. Default 1000. */
+  readonly queueLimit?: number;
+  /** UDP: an ACK later than this counts as lost. Default 2000 ms. */
+  readonly ackTimeoutMs?: number;
+  /** At the end: how long to wait for outstanding acknowledgements. Default 10 s. */
+  readonly drainMs?: number;
+  /** TCP reconnect backoff: first and largest delay. Defaults 100 ms and 5 s. */
+  readonly backoffMs?: { readonly min: number; readonly max: number };
+  readonly simulation?: SimulationOptions;
+  readonly model?: string;
+  readonly firmware?: string;
+  /** Aborting stops sampling, drains, says BYE and resolves run(). */
+  readonly signal?: AbortSignal;
+  /** Called for every reply and connection event, for printing. */
+  readonly onEvent?: (event: DeviceEvent) => void;
+}
+
+export type DeviceEvent =
+  | { readonly kind: 'connected'; readonly remote: string }
+  | { readonly kind: 'disconnected'; readonly reason: string }
+  | { readonly kind: 'reconnecting'; readonly delayMs: number; readonly attempt: number; readonly reason: string }
+  | { readonly kind: 'ack'; readonly ackSeq: number; readonly status: string; readonly what: 'HELLO' | 'READINGS' | 'BYE' | 'other'; readonly readings: number; readonly rttMs?: number }
+  | { readonly kind: 'config'; readonly configId: number; readonly intervalMs: number; readonly previousIntervalMs: number; readonly enabled: readonly string[]; readonly disabled: readonly string[] }
+  | { readonly kind: 'error'; readonly code: number; readonly name: string; readonly refSeq: number; readonly text: string }
+  | { readonly kind: 'pong'; readonly pingSeq: number };
+
+export interface DeviceSummary {
+  readonly device: number;
+  readonly transport: string;
+  readonly session: number;
+  readonly durationMs: number;
+  readonly readings: {
+    readonly generated: number;
+    readonly sent: number;
+    readonly acknowledged: number;
+    readonly unacknowledged: number;
+    readonly rejected: number;
+    readonly dropped: number;
+  };
+  readonly messages: {
+    readonly sent: number;
+    readonly acknowledged: number;
+    readonly duplicates: number;
+    readonly retransmissions: number;
+    readonly unacknowledged: number;
+  };
+  readonly bytes: { readonly sent: number; readonly received: number };
+  readonly rtt: RttSummary | null;
+  readonly clockOffsetMs: number | null;
+  readonly reconnects: number;
+  readonly configsApplied: number;
+  readonly intervalMs: number;
+}
+
+interface Sample {
+  readonly sensor: number;
+  readonly ts: number;
+  readonly value: Value;
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+
+/** Bytes of the varint TCP length prefix of a message of n bytes. */
+const prefixLength = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : 3);
+
+export class SimulatedDevice {
+  private readonly o: DeviceOptions;
+  private readonly sensors: SimulatedSensor[];
+  private readonly enabled: Set<number>;
+  private readonly names: Map<number, string>;
+  private readonly outbox: Outbox;
+  private readonly timing = new Timing();
+  private readonly session: number;
+  private readonly maxMessage: number;
+  private readonly stream: boolean;
+  /** Ends connection attempts and waits once the device is finished. */
+  private readonly shutdown = new AbortController();
+
+  private intervalMs: number;
+  private nextSeq = 1;
+  private helloSeq = 0;
+  private configId = 0;
+  private buffer: Sample[] = [];
+  private link: Connection | undefined;
+  private started = 0;
+  private finishing = false;
+  private wake: (() => void) | undefined;
+  private byeSeq = 0;
+  private byeAcked: (() => void) | undefined;
+  private helloAcked = false;
+  private wakeDrain: (() => void) | undefined;
+
+  private generated = 0;
+  private readingsSent = 0;
+  private readingsAcked = 0;
+  private readingsRejected = 0;
+  private readingsUnacked = 0;
+  private messagesSent = 0;
+  private messagesAcked = 0;
+  private duplicates = 0;
+  private retransmissions = 0;
+  private messagesUnacked = 0;
+  private bytesSent = 0;
+  private bytesReceived = 0;
+  private reconnects = 0;
+  private configsApplied = 0;
+
+  constructor(options: DeviceOptions) {
+    if (!Number.isInteger(options.batch) || options.batch < 1 || options.batch > Limits.MAX_READINGS) {
+      throw new RangeError(`batch must be 1…${Limits.MAX_READINGS}, not ${options.batch}`);
+    }
+    this.o = options;
+    this.sensors = simulatedSensors(createRandom(options.seed ?? options.id), options.simulation);
+    this.enabled = new Set(this.sensors.map((s) => s.spec.id));
+    this.names = new Map(this.sensors.map((s) => [s.spec.id, s.spec.name]));
+    this.outbox = new Outbox(options.queueLimit ?? 1000);
+    this.session = options.session ?? Math.floor(Date.now() / 1000);
+    this.intervalMs = options.intervalMs;
+    this.stream = options.transport.kind !== 'udp';
+    this.maxMessage = this.stream ? Limits.MAX_TCP_MESSAGE : Limits.MAX_UDP_MESSAGE;
+  }
+
+  async run(): Promise<DeviceSummary> {
+    this.started = performance.now();
+    const external = this.o.signal;
+    const onAbort = (): void => this.finish();
+    external?.addEventListener('abort', onAbort, { once: true });
+    if (external?.aborted) this.finish();
+    try {
+      const connections = this.stream ? this.connectLoop() : this.datagramSession();
+      const sampling = this.sampleLoop();
+      await sampling;
+      await this.drain();
+      await this.sayBye();
+      this.shutdown.abort();
+      this.link?.close();
+      await connections;
+    } finally {
+      external?.removeEventListener('abort', onAbort);
+      this.shutdown.abort();
+      this.link?.close();
+    }
+    // Whatever is still held was never acknowledged (sent or not).
+    for (const entry of this.outbox.all()) {
+      this.messagesUnacked++;
+      this.readingsUnacked += entry.readings;
+    }
+    return this.summary();
+  }
+
+  /** Readings made so far. */
+  get generatedSoFar(): number {
+    return this.generated;
+  }
+
+  /** Readings acknowledged so far. */
+  get acknowledgedSoFar(): number {
+    return this.readingsAcked;
+  }
+
+  /** Stops sampling; run() then drains, says BYE and resolves. */
+  finish(): void {
+    if (this.finishing) return;
+    this.finishing = true;
+    this.wake?.();
+  }
+
+  // ---- sampling -------------------------------------------------------------------------
+
+  private async sampleLoop(): Promise<void> {
+    let due = performance.now();
+    while (!this.finishing) {
+      this.sampleRound();
+      if (this.finishing) break;
+      due += this.intervalMs;
+      const wait = Math.max(0, due - performance.now());
+      if (wait === 0) due = performance.now(); // fell behind: do not burst to catch up
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, wait);
+        this.wake = done;
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      this.wake = undefined;
+    }
+    this.cutMessages(true);
+  }
+
+  private sampleRound(): void {
+    const now = Date.now();
+    const elapsed = performance.now() - this.started;
+    for (const sensor of this.sensors) {
+      if (!this.enabled.has(sensor.spec.id)) continue;
+      if (this.o.count !== undefined && this.generated >= this.o.count) break;
+      this.buffer.push({ sensor: sensor.spec.id, ts: now, value: sensor.sample(elapsed) });
+      this.generated++;
+    }
+    if (this.o.count !== undefined && this.generated >= this.o.count) this.finish();
+    this.cutMessages(false);
+  }
+
+  /** Turns buffered samples into READINGS messages of `batch` readings (all of them at the end). */
+  private cutMessages(all: boolean): void {
+    while (this.buffer.length >= this.o.batch || (all && this.buffer.length > 0)) {
+      let take = Math.min(this.o.batch, this.buffer.length);
+      for (;;) {
+        const message = this.readingsMessage(this.buffer.slice(0, take), this.nextSeq);
+        const bytes = this.tryEncode(message);
+        if (bytes) {
+          this.nextSeq++;
+          this.buffer.splice(0, take);
+          this.outbox.add(message.seq, bytes, take);
+          break;
+        }
+        // Too large for the transport (e.g. a UDP datagram): fewer readings in this message.
+        take = Math.max(1, Math.floor(take / 2));
+      }
+    }
+    this.pump();
+  }
+
+  private readingsMessage(samples: readonly Sample[], seq: number): MessageOf<'READINGS'> {
+    const baseTime = samples[0]?.ts ?? Date.now();
+    const readings = samples.map((s): Reading => ({ sensor: s.sensor, delta: s.ts - baseTime, ...s.value }) as Reading);
+    return { type: 'READINGS', deviceId: this.o.id, seq, baseTime, readings };
+  }
+
+  private tryEncode(message: Message): Uint8Array | undefined {
+    const plain = encode(message, { maxMessageSize: Infinity });
+    if (plain.length + (this.o.key ? 8 : 0) > this.maxMessage && message.type === 'READINGS' && message.readings.length > 1) return undefined;
+    return this.encode(message);
+  }
+
+  private encode(message: Message): Uint8Array {
+    return encode(message, { maxMessageSize: this.maxMessage, ...(this.o.key ? { key: this.o.key } : {}) });
+  }
+
+  // ---- sending --------------------------------------------------------------------------
+
+  private sendNow(bytes: Uint8Array): boolean {
+    const link = this.link;
+    if (!link?.open || !link.send(bytes)) return false;
+    this.bytesSent += bytes.length + (this.stream ? prefixLength(bytes.length) : 0);
+    return true;
+  }
+
+  /** Sends what the window allows. */
+  private pump(): void {
+    if (!this.link?.open || this.helloSeq === 0) return;
+    const window = this.stream ? (this.o.window ?? 64) : Infinity;
+    for (const entry of this.outbox.sendable(window)) {
+      if (!this.sendNow(entry.bytes)) return;
+      if (entry.sends > 0) this.retransmissions++;
+      else {
+        this.messagesSent++;
+        this.readingsSent += entry.readings;
+      }
+      this.outbox.markSent(entry, performance.now(), Date.now());
+    }
+  }
+
+  private control(message: Omit<MessageOf<'HELLO'>, 'seq'> | Omit<MessageOf<'BYE'>, 'seq'> | Omit<MessageOf<'ACK'>, 'seq'> | Omit<MessageOf<'PONG'>, 'seq'>): number {
+    const seq = this.nextSeq++;
+    this.sendNow(this.encode({ ...message, seq } as Message));
+    return seq;
+  }
+
+  private sendHello(): void {
+    const resumeSeq = this.outbox.lowestSeq ?? this.nextSeq;
+    this.helloSeq = this.control({
+      type: 'HELLO',
+      deviceId: this.o.id,
+      session: this.session,
+      resumeSeq,
+      intervalMs: this.intervalMs,
+      model: this.o.model ?? 'sensorwire-sim',
+      firmware: this.o.firmware ?? '1.0.0',
+      sensors: this.sensors.map((s) => s.spec),
+    });
+    this.pump();
+  }
+
+  // ---- connections ----------------------------------------------------------------------
+
+  /** TCP: connect, say HELLO, resend what is held; on loss, back off and do it again. */
+  private async connectLoop(): Promise<void> {
+    const { min, max } = this.o.backoffMs ?? { min: 100, max: 5000 };
+    let attempt = 0;
+    const signal = this.shutdown.signal;
+    while (!signal.aborted) {
+      let link: Connection;
+      try {
+        link = await this.o.transport.connect({ host: this.o.host, port: this.o.port, signal }, { frame: (_l, f) => this.onFrame(f) });
+      } catch (error) {
+        if (signal.aborted) return;
+        attempt++;
+        const delayMs = Math.round(Math.min(max, min * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
+        this.o.onEvent?.({ kind: 'reconnecting', delayMs, attempt, reason: error instanceof Error ? error.message : String(error) });
+        await sleep(delayMs, signal);
+        continue;
+      }
+      if (attempt > 0 || this.reconnects > 0 || this.helloSeq > 0) this.reconnects++;
+      attempt = 0;
+      this.link = link;
+      this.outbox.resetInFlight();
+      this.o.onEvent?.({ kind: 'connected', remote: link.remote });
+      this.sendHello();
+      const error = await link.closed;
+      this.link = undefined;
+      if (signal.aborted) return;
+      this.o.onEvent?.({ kind: 'disconnected', reason: error?.message ?? 'closed by the server' });
+      attempt++;
+      const delayMs = Math.round(min * (0.5 + Math.random() / 2));
+      this.o.onEvent?.({ kind: 'reconnecting', delayMs, attempt, reason: 'connection lost' });
+      await sleep(delayMs, signal);
+    }
+  }
+
+  /** UDP: one socket for the whole run; datagrams unacknowledged in time count as lost. */
+  private async datagramSession(): Promise<void> {
+    const signal = this.shutdown.signal;
+    this.link = await this.o.transport.connect({ host: this.o.host, port: this.o.port, signal }, { frame: (_l, f) => this.onFrame(f) });
+    this.o.onEvent?.({ kind: 'connected', remote: this.link.remote });
+    this.sendHello();
+    const timeout = this.o.ackTimeoutMs ?? 2000;
+    let helloSentAt = performance.now();
+    while (!signal.aborted) {
+      await sleep(Math.min(250, timeout / 4), signal);
+      const now = performance.now();
+      for (const entry of [...this.outbox.olderThan(now, timeout)]) {
+        this.outbox.take(entry.seq);
+        this.messagesUnacked++;
+        this.readingsUnacked += entry.readings;
+      }
+      // A HELLO lost on the way is sent again; readings wait for nothing.
+      if (!this.helloAcked && now - helloSentAt > timeout) {
+        helloSentAt = now;
+        this.sendHello();
+      }
+      this.wakeDrain?.();
+    }
+  }
+
+  // ---- replies --------------------------------------------------------------------------
+
+  private onFrame(frame: Frame): void {
+    this.bytesReceived += frame.bytes.length + (this.stream ? prefixLength(frame.bytes.length) : 0);
+    if (!frame.ok) {
+      this.o.onEvent?.({ kind: 'error', code: frame.error.wireCode, name: frame.error.code, refSeq: 0, text: `malformed reply: ${frame.error.message}` });
+      return;
+    }
+    const m = frame.message;
+    switch (m.type) {
+      case 'ACK':
+        this.onAck(m);
+        break;
+      case 'CONFIG':
+        this.applyConfig(m, m.seq);
+        break;
+      case 'ERROR':
+        this.onError(m);
+        break;
+      case 'PING':
+        this.control({ type: 'PONG', deviceId: this.o.id, pingSeq: m.seq });
+        break;
+      case 'PONG':
+        this.o.onEvent?.({ kind: 'pong', pingSeq: m.pingSeq });
+        break;
+      default:
+        break;
+    }
+    this.wakeDrain?.();
+  }
+
+  private onAck(m: MessageOf<'ACK'>): void {
+    if (m.config) this.applyConfig(m.config, m.seq);
+    if (m.ackSeq === this.helloSeq) {
+      this.helloAcked = true;
+      this.o.onEvent?.({ kind: 'ack', ackSeq: m.ackSeq, status: m.status, what: 'HELLO', readings: 0 });
+      return;
+    }
+    if (m.ackSeq === this.byeSeq && this.byeSeq !== 0) {
+      this.o.onEvent?.({ kind: 'ack', ackSeq: m.ackSeq, status: m.status, what: 'BYE', readings: 0 });
+      this.byeAcked?.();
+      return;
+    }
+    const entry = this.outbox.take(m.ackSeq);
+    if (!entry) return; // an ACK for a message already settled (e.g. a late one over UDP)
+    this.messagesAcked++;
+    this.readingsAcked += entry.readings;
+    if (m.status === 'DUPLICATE') this.duplicates++;
+    // Karn: a retransmitted message gives no RTT sample (which send does the ACK answer?).
+    const rttMs = entry.sends === 1 ? this.timing.add(entry.sentAt, performance.now(), entry.sentWall, Date.now(), m.rxTime, m.holdUs) : undefined;
+    this.o.onEvent?.({ kind: 'ack', ackSeq: m.ackSeq, status: m.status, what: 'READINGS', readings: entry.readings, ...(rttMs !== undefined ? { rttMs } : {}) });
+    this.pump();
+  }
+
+  private applyConfig(config: ConfigBody, carriedBy: number): void {
+    if (config.configId > this.configId) {
+      this.configId = config.configId;
+      const previousIntervalMs = this.intervalMs;
+      if (config.intervalMs > 0) this.intervalMs = config.intervalMs;
+      const known = (id: number): boolean => this.names.has(id);
+      for (const id of config.enable.filter(known)) this.enabled.add(id);
+      for (const id of config.disable.filter(known)) this.enabled.delete(id);
+      this.configsApplied++;
+      this.o.onEvent?.({
+        kind: 'config',
+        configId: config.configId,
+        intervalMs: this.intervalMs,
+        previousIntervalMs,
+        enabled: config.enable.filter(known).map((id) => this.names.get(id) ?? String(id)),
+        disabled: config.disable.filter(known).map((id) => this.names.get(id) ?? String(id)),
+      });
+    }
+    // Acknowledge the message that carried it, also when it repeats one already applied.
+    this.control({ type: 'ACK', deviceId: this.o.id, status: 'OK', ackSeq: carriedBy, rxTime: Date.now(), holdUs: 0 });
+  }
+
+  private onError(m: MessageOf<'ERROR'>): void {
+    const name: ErrorCodeName | undefined = errorCodeName(m.code);
+    this.o.onEvent?.({ kind: 'error', code: m.code, name: name ?? `code ${m.code}`, refSeq: m.refSeq, text: m.text });
+    switch (m.code) {
+      case ErrorCode.UNKNOWN_DEVICE: {
+        // The server lost us (or never heard the HELLO): introduce ourselves again. Over plain
+        // UDP the refused readings are not sent again; the summary counts them.
+        const entry = this.outbox.take(m.refSeq);
+        if (entry) {
+          this.messagesUnacked++;
+          this.readingsUnacked += entry.readings;
+        }
+        this.helloAcked = false;
+        this.sendHello();
+        break;
+      }
+      case ErrorCode.UNKNOWN_SENSOR:
+      case ErrorCode.REPLAY:
+      case ErrorCode.BAD_TAG: {
+        const entry = this.outbox.take(m.refSeq);
+        if (entry) this.readingsRejected += entry.readings;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  // ---- the end --------------------------------------------------------------------------
+
+  /** Waits until nothing is held, or the drain time runs out. */
+  private async drain(): Promise<void> {
+    const deadline = performance.now() + (this.o.drainMs ?? 10_000);
+    while (this.outbox.size > 0 && performance.now() < deadline && !this.shutdown.signal.aborted) {
+      this.pump();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.max(1, Math.min(100, deadline - performance.now())));
+        this.wakeDrain = done;
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      this.wakeDrain = undefined;
+    }
+  }
+
+  private async sayBye(): Promise<void> {
+    if (!this.link?.open) return;
+    const acked = new Promise<void>((resolve) => (this.byeAcked = resolve));
+    this.byeSeq = this.control({ type: 'BYE', deviceId: this.o.id, reason: 0 });
+    await Promise.race([acked, sleep(1000, this.shutdown.signal)]);
+  }
+
+  private summary(): DeviceSummary {
+    return {
+      device: this.o.id,
+      transport: this.o.transport.kind,
+      session: this.session,
+      durationMs: Math.round(performance.now() - this.started),
+      readings: {
+        generated: this.generated,
+        sent: this.readingsSent,
+        acknowledged: this.readingsAcked,
+        unacknowledged: this.readingsUnacked,
+        rejected: this.readingsRejected,
+        dropped: this.outbox.droppedReadings,
+      },
+      messages: {
+        sent: this.messagesSent,
+        acknowledged: this.messagesAcked,
+        duplicates: this.duplicates,
+        retransmissions: this.retransmissions,
+        unacknowledged: this.messagesUnacked,
+      },
+      bytes: { sent: this.bytesSent, received: this.bytesReceived },
+      rtt: this.timing.rtt ?? null,
+      clockOffsetMs: this.timing.clockOffsetMs ?? null,
+      reconnects: this.reconnects,
+      configsApplied: this.configsApplied,
+      intervalMs: this.intervalMs,
+    };
+  }
+}

@@ -1,0 +1,345 @@
+// The ingest logic: takes frames from any transport's links, checks them, stores readings
+// through the group committer, and answers with ACK, PONG, CONFIG or ERROR (PROTOCOL.md §6).
+import {
+  AckStatus, ErrorCode, Limits, decodeHeader, encode, verifyTag,
+  type ErrorCodeName, type Frame, type Message, type MessageOf,
+} from '../protocol/index.ts';
+import type { Link, LinkHandler } from '../transport/types.ts';
+import type { Store, TransportName } from '../store/types.ts';
+import type { Logger } from '../log.ts';
+import { Committer } from './committer.ts';
+import { DeviceRegistry, type DeviceState } from './devices.ts';
+import type { ConfigPolicy } from './policy.ts';
+import { emptyStats, type ServerStats } from './stats.ts';
+
+export interface IngestOptions {
+  readonly store: Store;
+  readonly log: Logger;
+  /** Pre-shared keys by device id. When given, every message must carry a valid tag. */
+  readonly keys?: ReadonlyMap<number, Uint8Array>;
+  readonly policy?: ConfigPolicy;
+  /** Other processes write the same store (cluster workers): datagrams re-read device state. */
+  readonly sharedStore?: boolean;
+  /** Frames a link may have in processing before its reading is paused. Default 256. */
+  readonly maxPendingPerLink?: number;
+}
+
+/** Per connection: the device it carries and its processing queue. */
+interface LinkState {
+  deviceId: number | undefined;
+  tail: Promise<void>;
+  pending: number;
+  paused: boolean;
+  /** The last commit queued for this link: BYE waits for it. */
+  lastCommit: Promise<unknown>;
+}
+
+/** Errors that end a TCP connection after the ERROR is sent. */
+const CLOSES_CONNECTION = new Set<ErrorCodeName>(['BAD_TAG', 'UNEXPECTED']);
+
+class Refusal {
+  constructor(readonly code: ErrorCodeName, readonly text: string) {}
+}
+
+export class IngestServer {
+  readonly stats: ServerStats = emptyStats();
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly keys: ReadonlyMap<number, Uint8Array> | undefined;
+  private readonly policy: ConfigPolicy | undefined;
+  private readonly sharedStore: boolean;
+  private readonly maxPending: number;
+  private readonly devices: DeviceRegistry;
+  private readonly committer: Committer;
+  private readonly links = new WeakMap<Link, LinkState>();
+  /** Datagram queues per device id, so that one device's datagrams are handled in order. */
+  private readonly datagramQueues = new Map<number, LinkState>();
+  private inFlight = 0;
+  private idle: (() => void) | undefined;
+
+  constructor(options: IngestOptions) {
+    this.store = options.store;
+    this.log = options.log;
+    this.keys = options.keys;
+    this.policy = options.policy;
+    this.sharedStore = options.sharedStore ?? false;
+    this.maxPending = options.maxPendingPerLink ?? 256;
+    this.devices = new DeviceRegistry(options.store);
+    this.committer = new Committer(options.store);
+  }
+
+  /** The handler to give a transport's listener. */
+  readonly handler: LinkHandler = {
+    open: (link) => {
+      this.links.set(link, { deviceId: undefined, tail: Promise.resolve(), pending: 0, paused: false, lastCommit: Promise.resolve() });
+      this.log.debug({ event: 'open', transport: link.kind, remote: link.remote }, 'connection opened');
+    },
+    frame: (link, frame) => this.onFrame(link, frame),
+    close: (link, error) => {
+      const state = this.links.get(link);
+      this.log.debug({ event: 'close', transport: link.kind, remote: link.remote, device: state?.deviceId, error: error?.message }, 'connection closed');
+    },
+  };
+
+  /** Resolves when every frame received so far has been handled and answered. */
+  async drain(): Promise<void> {
+    while (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    await this.committer.drain();
+  }
+
+  get transactions(): number {
+    return this.committer.transactions;
+  }
+
+  private transportOf(link: Link, message?: Message): TransportName {
+    if (link.kind === 'udp') return message?.reliable ? 'rudp' : 'udp';
+    return 'tcp';
+  }
+
+  private onFrame(link: Link, frame: Frame): void {
+    const rxTime = Date.now();
+    const rxClock = process.hrtime.bigint();
+    const transport = this.transportOf(link, frame.ok ? frame.message : undefined);
+    this.stats[transport].bytesIn += frame.bytes.length;
+    if (!frame.ok) {
+      this.malformed(link, frame, transport);
+      return;
+    }
+    this.stats[transport].messages++;
+    const state = this.queueFor(link, frame.message.deviceId);
+    state.pending++;
+    this.inFlight++;
+    if (state.pending > this.maxPending && !state.paused) {
+      state.paused = true;
+      link.pause();
+    }
+    state.tail = state.tail
+      .then(() => this.handle(link, state, frame.message, frame.bytes, transport, rxTime, rxClock))
+      .catch((error: unknown) => this.log.error({ event: 'bug', err: error }, 'unexpected error while handling a message'))
+      .finally(() => {
+        state.pending--;
+        if (state.paused && state.pending <= this.maxPending / 2) {
+          state.paused = false;
+          link.resume();
+        }
+        if (link.kind === 'udp' && state.pending === 0) this.datagramQueues.delete(frame.message.deviceId);
+        if (--this.inFlight === 0) this.idle?.();
+      });
+  }
+
+  private queueFor(link: Link, deviceId: number): LinkState {
+    if (link.kind !== 'udp') {
+      let state = this.links.get(link);
+      if (!state) {
+        this.handler.open?.(link);
+        state = this.links.get(link)!;
+      }
+      return state;
+    }
+    let state = this.datagramQueues.get(deviceId);
+    if (!state) {
+      state = { deviceId, tail: Promise.resolve(), pending: 0, paused: false, lastCommit: Promise.resolve() };
+      this.datagramQueues.set(deviceId, state);
+    }
+    return state;
+  }
+
+  private async handle(
+    link: Link, state: LinkState, m: Message, bytes: Uint8Array, transport: TransportName, rxTime: number, rxClock: bigint,
+  ): Promise<void> {
+    try {
+      if (this.keys) this.checkTag(m, bytes);
+      switch (m.type) {
+        case 'HELLO':
+          return await this.hello(link, state, m, transport, rxTime, rxClock);
+        case 'READINGS':
+          return await this.readings(link, state, m, transport, rxTime, rxClock);
+        case 'PING':
+          this.send(link, transport, { type: 'PONG', deviceId: m.deviceId, seq: this.devices.nextSeq(m.deviceId), pingSeq: m.seq });
+          return;
+        case 'BYE':
+          await state.lastCommit.catch(() => {});
+          this.log.info({ event: 'bye', transport, remote: link.remote, device: m.deviceId, reason: m.reason }, 'device said goodbye');
+          this.ack(link, transport, m, 'OK', rxTime, rxClock);
+          return;
+        case 'ACK':
+          return await this.deviceAck(m);
+        case 'ERROR':
+          this.log.info({ event: 'device-error', transport, remote: link.remote, device: m.deviceId, code: m.code, refSeq: m.seq }, m.text);
+          return;
+        case 'PONG':
+          return;
+        case 'CONFIG':
+          throw new Refusal('UNEXPECTED', 'CONFIG goes from server to device');
+      }
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      this.refuse(link, transport, m, error.code, error.text);
+    }
+  }
+
+  private checkTag(m: Message, bytes: Uint8Array): void {
+    const key = this.keys?.get(m.deviceId);
+    if (!key) throw new Refusal('BAD_TAG', `device ${m.deviceId} has no key on this server`);
+    if (m.tag === undefined) throw new Refusal('BAD_TAG', 'the message has no authentication tag');
+    if (!verifyTag(key, bytes)) throw new Refusal('BAD_TAG', 'the authentication tag is wrong');
+  }
+
+  private bind(link: Link, state: LinkState, deviceId: number): void {
+    if (link.kind === 'udp') return;
+    if (state.deviceId !== undefined && state.deviceId !== deviceId) {
+      throw new Refusal('UNEXPECTED', `this connection carries device ${state.deviceId}, not ${deviceId}`);
+    }
+    state.deviceId = deviceId;
+  }
+
+  private async hello(
+    link: Link, state: LinkState, m: MessageOf<'HELLO'>, transport: TransportName, rxTime: number, rxClock: bigint,
+  ): Promise<void> {
+    this.bind(link, state, m.deviceId);
+    const existing = await this.devices.get(m.deviceId, this.sharedStore);
+    const sameSession = existing !== undefined && existing.record.session === m.session;
+    if (this.keys && existing) {
+      if (m.session < existing.record.session) throw new Refusal('REPLAY', `session ${m.session} is older than ${existing.record.session}`);
+      if (sameSession && existing.window.seenBefore(m.seq)) throw new Refusal('REPLAY', `seq ${m.seq} was seen before`);
+    }
+    const device = await this.devices.hello({
+      deviceId: m.deviceId,
+      session: m.session,
+      model: m.model,
+      firmware: m.firmware,
+      intervalMs: m.intervalMs,
+      sensors: m.sensors,
+      transport,
+      highestSeq: sameSession ? Math.max(existing.window.highest, m.seq) : m.seq,
+      configId: existing?.record.configId ?? 0,
+      firstSeen: existing?.record.firstSeen ?? rxTime,
+      lastSeen: rxTime,
+    });
+    device.window.accept(m.seq);
+    this.log.info(
+      { event: 'hello', transport, remote: link.remote, device: m.deviceId, session: m.session, resumeSeq: m.resumeSeq, sensors: m.sensors.length, model: m.model },
+      sameSession ? 'device resumed its session' : 'device started a session',
+    );
+    this.ack(link, transport, m, 'OK', rxTime, rxClock, device);
+  }
+
+  private async readings(
+    link: Link, state: LinkState, m: MessageOf<'READINGS'>, transport: TransportName, rxTime: number, rxClock: bigint,
+  ): Promise<void> {
+    if (link.kind !== 'udp' && state.deviceId === undefined) throw new Refusal('UNEXPECTED', 'send HELLO first');
+    this.bind(link, state, m.deviceId);
+    const device = await this.devices.get(m.deviceId, link.kind === 'udp' && this.sharedStore);
+    if (!device) throw new Refusal('UNKNOWN_DEVICE', `device ${m.deviceId} has no session here: send HELLO`);
+    if (this.keys && device.window.tooOld(m.seq)) {
+      throw new Refusal('REPLAY', `seq ${m.seq} is more than 64 below the highest accepted (${device.window.highest})`);
+    }
+    m.readings.forEach((r, i) => {
+      const spec = device.sensors.get(r.sensor);
+      if (!spec) throw new Refusal('UNKNOWN_SENSOR', `reading ${i}: sensor ${r.sensor} is not in the catalogue`);
+      if (spec.type !== r.type) throw new Refusal('UNKNOWN_SENSOR', `reading ${i}: sensor ${r.sensor} is declared ${spec.type}, not ${r.type}`);
+    });
+    const committed = this.committer.commit({
+      deviceId: m.deviceId, session: device.record.session, seq: m.seq, transport, baseTime: m.baseTime, receivedAt: rxTime, readings: m.readings,
+    });
+    state.lastCommit = committed;
+    // Not awaited: the next frame of this link may join the same transaction. Outcomes resolve
+    // in queue order, so the ACKs still leave in the order of the messages.
+    void committed.then(
+      (outcome) => {
+        device.window.accept(m.seq);
+        if (outcome === 'duplicate') this.stats[transport].duplicates++;
+        else this.stats[transport].readingsStored += m.readings.length;
+        this.applyPolicy(device, m);
+        this.ack(link, transport, m, outcome === 'duplicate' ? 'DUPLICATE' : 'OK', rxTime, rxClock, device);
+      },
+      (error: unknown) => {
+        this.log.error({ event: 'storage', err: error, device: m.deviceId, seq: m.seq }, 'commit failed');
+        this.refuse(link, transport, m, 'STORAGE', 'the readings could not be stored; send them again later');
+      },
+    );
+  }
+
+  private applyPolicy(device: DeviceState, m: MessageOf<'READINGS'>): void {
+    if (!this.policy || device.pending) return;
+    const change = this.policy.evaluate(device, m.readings);
+    if (!change) return;
+    const configId = device.record.configId + 1;
+    device.record = { ...device.record, configId };
+    device.pending = { body: { configId, ...change }, carriedBy: new Set() };
+    void this.store.noteConfig(device.record.deviceId, configId).catch((error: unknown) =>
+      this.log.error({ event: 'storage', err: error }, 'could not record the configuration'),
+    );
+    this.log.info({ event: 'config', device: device.record.deviceId, configId, ...change }, 'configuration issued');
+  }
+
+  private async deviceAck(m: MessageOf<'ACK'>): Promise<void> {
+    const device = await this.devices.get(m.deviceId);
+    const pending = device?.pending;
+    if (!device || !pending || !pending.carriedBy.has(m.ackSeq)) return;
+    device.pending = undefined;
+    if (pending.body.intervalMs > 0) device.intervalMs = pending.body.intervalMs;
+    for (const id of pending.body.enable) device.disabled.delete(id);
+    for (const id of pending.body.disable) device.disabled.add(id);
+    this.log.info({ event: 'config-applied', device: m.deviceId, configId: pending.body.configId }, 'device acknowledged its configuration');
+  }
+
+  private ack(
+    link: Link, transport: TransportName, m: Message, status: keyof typeof AckStatus, rxTime: number, rxClock: bigint, device?: DeviceState,
+  ): void {
+    const seq = this.devices.nextSeq(m.deviceId);
+    const config = device?.pending?.body;
+    if (config) device.pending?.carriedBy.add(seq);
+    const holdUs = Math.min(Number((process.hrtime.bigint() - rxClock) / 1000n), Limits.MAX_VARINT);
+    this.send(link, transport, {
+      type: 'ACK', deviceId: m.deviceId, seq, status, ackSeq: m.seq, rxTime, holdUs, ...(config ? { config } : {}),
+    });
+  }
+
+  private send(link: Link, transport: TransportName, message: Message): void {
+    const bytes = encode(message);
+    if (link.send(bytes)) this.stats[transport].bytesOut += bytes.length;
+  }
+
+  private refuse(link: Link, transport: TransportName, m: Message, code: ErrorCodeName, text: string): void {
+    this.stats[transport].refused++;
+    this.log.warn({ event: 'refused', code, transport, remote: link.remote, device: m.deviceId, seq: m.seq, type: m.type }, text);
+    this.send(link, transport, { type: 'ERROR', deviceId: m.deviceId, seq: this.devices.nextSeq(m.deviceId), code: ErrorCode[code], refSeq: m.seq, text });
+    if (link.kind !== 'udp' && CLOSES_CONNECTION.has(code)) link.close();
+  }
+
+  private malformed(link: Link, frame: Extract<Frame, { ok: false }>, transport: TransportName): void {
+    const stats = this.stats[transport];
+    stats.malformed++;
+    const { error, bytes } = frame;
+    let deviceId = 0;
+    let refSeq = 0;
+    try {
+      const header = decodeHeader(bytes, { maxMessageSize: Infinity });
+      deviceId = header.deviceId;
+      refSeq = header.seq;
+    } catch {
+      // The header itself is bad: the ERROR names no device.
+    }
+    this.log.warn(
+      { event: 'malformed', code: error.code, offset: error.offset, transport, remote: link.remote, device: deviceId || undefined, bytes: bytes.length },
+      error.message,
+    );
+    const reply = (text: string): Uint8Array =>
+      encode({ type: 'ERROR', deviceId, seq: this.devices.nextSeq(deviceId), code: error.wireCode, refSeq, text });
+    if (link.kind !== 'udp') {
+      const out = reply(error.message.slice(0, 200));
+      if (link.send(out)) stats.bytesOut += out.length;
+      link.close();
+      return;
+    }
+    // No amplification: a datagram is answered only by an ERROR no larger than itself.
+    let out = reply(error.message.slice(0, 200));
+    if (out.length > bytes.length) out = reply('');
+    if (out.length > bytes.length) {
+      stats.unanswered++;
+      return;
+    }
+    if (link.send(out)) stats.bytesOut += out.length;
+  }
+}
