@@ -28,13 +28,13 @@ export function fleetCommand(): Command {
     .option('--udp-port <port>', 'server UDP port', parsePort, DEFAULT_PORT)
     .option('--interval <duration>', 'time between sampling rounds of each device', parseDuration, 1000)
     .option('--count <n>', 'readings per device, then stop', parseInteger(1, Number.MAX_SAFE_INTEGER))
-    .option('--duration <duration>', 'stop after this long')
+    .option('--duration <duration>', 'stop after this long', parseDuration)
     .option('--batch <k>', 'readings per message', parseInteger(1, 255), 1)
     .option('--seed <n>', 'random seed', parseInteger(0, 0xffff_ffff), 1)
     .option('--json', 'print the summaries as one JSON object')
     .action(async (o) => {
       const transports = parseTransports(o.transports);
-      const durationMs = o.duration === undefined ? undefined : parseDuration(o.duration);
+      const durationMs = o.duration;
       if (o.count === undefined && durationMs === undefined) throw new Error('give --count or --duration (or both): a fleet must end');
       const controller = new AbortController();
       const onSignal = (): void => controller.abort();

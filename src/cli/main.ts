@@ -1,6 +1,6 @@
 // The sensorwire command line: one subcommand per file in this folder.
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from '@commander-js/extra-typings';
+import { Command, CommanderError, InvalidArgumentError } from '@commander-js/extra-typings';
 import { demoCommand } from './demo.ts';
 import { deviceCommand } from './device.ts';
 import { fleetCommand } from './fleet.ts';
@@ -24,8 +24,9 @@ export function program(): Command {
 try {
   await program().exitOverride().parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof CommanderError) {
-    // commander has printed its message (or the help) already.
+  if (error instanceof CommanderError && !(error instanceof InvalidArgumentError)) {
+    // commander has printed its message (or the help) already. (An InvalidArgumentError that
+    // gets here was thrown by an action, not by commander's parsing: nobody has printed it.)
     process.exitCode = error.exitCode;
   } else {
     process.stderr.write(`sensorwire: ${error instanceof Error ? error.message : String(error)}\n`);
