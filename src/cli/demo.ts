@@ -1,5 +1,6 @@
 // `sensorwire demo` (what `npm start` runs): a server on the embedded database and a handful of
 // simulated devices over TCP and UDP, a live line every second, then the stored totals.
+import { setMaxListeners } from 'node:events';
 import { Command } from '@commander-js/extra-typings';
 import { Fleet } from '../device/fleet.ts';
 import { createLogger, type LogLevel } from '../log.ts';
@@ -34,6 +35,8 @@ export function demoCommand(): Command {
       out(`sensorwire demo: server on tcp ${formatAddress(server.tcp.host, server.tcp.port)} and udp ${formatAddress(server.udp.host, server.udp.port)}, database ${o.db}`);
       out(`${o.devices} devices (tcp and udp in turn), a sampling round every ${o.interval} ms, ${o.batch} readings per message, for ${o.duration / 1000} s`);
       const controller = new AbortController();
+      // Every device listens to it: no leak warning past ten devices.
+      setMaxListeners(0, controller.signal);
       const onSignal = (): void => controller.abort();
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);

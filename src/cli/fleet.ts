@@ -1,4 +1,5 @@
 // `sensorwire fleet`: many simulated devices in one process, with a progress line.
+import { setMaxListeners } from 'node:events';
 import { Command } from '@commander-js/extra-typings';
 import cliProgress from 'cli-progress';
 import { Fleet, fleetTotals } from '../device/fleet.ts';
@@ -37,6 +38,8 @@ export function fleetCommand(): Command {
       const durationMs = o.duration;
       if (o.count === undefined && durationMs === undefined) throw new Error('give --count or --duration (or both): a fleet must end');
       const controller = new AbortController();
+      // Every device listens to it: no leak warning past ten devices.
+      setMaxListeners(0, controller.signal);
       const onSignal = (): void => controller.abort();
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
