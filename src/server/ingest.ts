@@ -32,10 +32,18 @@ interface LinkState {
   paused: boolean;
   /** The last commit queued for this link: BYE waits for it. */
   lastCommit: Promise<unknown>;
+  /** TCP: the server has decided to end the connection; no later frame of it is taken. */
+  closing: boolean;
+  /** TCP: the final ERROR has been sent and the link closed; frames still queued are dropped. */
+  closed: boolean;
 }
 
 /** Errors that end a TCP connection after the ERROR is sent. */
 const CLOSES_CONNECTION = new Set<ErrorCodeName>(['BAD_TAG', 'UNEXPECTED']);
+
+function newState(deviceId: number | undefined): LinkState {
+  return { deviceId, tail: Promise.resolve(), pending: 0, paused: false, lastCommit: Promise.resolve(), closing: false, closed: false };
+}
 
 class Refusal {
   constructor(readonly code: ErrorCodeName, readonly text: string) {}
@@ -71,7 +79,7 @@ export class IngestServer {
   /** The handler to give a transport's listener. */
   readonly handler: LinkHandler = {
     open: (link) => {
-      this.links.set(link, { deviceId: undefined, tail: Promise.resolve(), pending: 0, paused: false, lastCommit: Promise.resolve() });
+      this.links.set(link, newState(undefined));
       this.log.debug({ event: 'open', transport: link.kind, remote: link.remote }, 'connection opened');
     },
     frame: (link, frame) => this.onFrame(link, frame),
@@ -100,13 +108,31 @@ export class IngestServer {
     const rxTime = Date.now();
     const rxClock = process.hrtime.bigint();
     const transport = this.transportOf(link, frame.ok ? frame.message : undefined);
+    // A connection the server is ending (after an ERROR that closes it) gives nothing more:
+    // frames that follow the bad one, even in the same read, are neither handled nor stored.
+    if (link.kind !== 'udp' && this.queueFor(link, 0).closing) return;
     this.stats[transport].bytesIn += frame.bytes.length;
     if (!frame.ok) {
-      this.malformed(link, frame, transport);
+      if (link.kind === 'udp') {
+        this.malformed(link, frame, transport);
+        return;
+      }
+      // TCP: the frames before the bad one are answered first, then ERROR, then the close.
+      const state = this.queueFor(link, 0);
+      state.closing = true;
+      this.enqueue(link, state, 0, async () => {
+        state.closed = true;
+        this.malformed(link, frame, transport);
+      });
       return;
     }
     this.stats[transport].messages++;
     const state = this.queueFor(link, frame.message.deviceId);
+    this.enqueue(link, state, frame.message.deviceId, () => this.handle(link, state, frame.message, frame.bytes, transport, rxTime, rxClock));
+  }
+
+  /** Runs `task` after everything queued before it on this link (or this device's datagrams). */
+  private enqueue(link: Link, state: LinkState, deviceId: number, task: () => Promise<void>): void {
     state.pending++;
     this.inFlight++;
     if (state.pending > this.maxPending && !state.paused) {
@@ -114,7 +140,7 @@ export class IngestServer {
       link.pause();
     }
     state.tail = state.tail
-      .then(() => this.handle(link, state, frame.message, frame.bytes, transport, rxTime, rxClock))
+      .then(task)
       .catch((error: unknown) => this.log.error({ event: 'bug', err: error }, 'unexpected error while handling a message'))
       .finally(() => {
         state.pending--;
@@ -122,7 +148,7 @@ export class IngestServer {
           state.paused = false;
           link.resume();
         }
-        if (link.kind === 'udp' && state.pending === 0) this.datagramQueues.delete(frame.message.deviceId);
+        if (link.kind === 'udp' && state.pending === 0) this.datagramQueues.delete(deviceId);
         if (--this.inFlight === 0) this.idle?.();
       });
   }
@@ -138,7 +164,7 @@ export class IngestServer {
     }
     let state = this.datagramQueues.get(deviceId);
     if (!state) {
-      state = { deviceId, tail: Promise.resolve(), pending: 0, paused: false, lastCommit: Promise.resolve() };
+      state = newState(deviceId);
       this.datagramQueues.set(deviceId, state);
     }
     return state;
@@ -147,6 +173,7 @@ export class IngestServer {
   private async handle(
     link: Link, state: LinkState, m: Message, bytes: Uint8Array, transport: TransportName, rxTime: number, rxClock: bigint,
   ): Promise<void> {
+    if (state.closed) return; // queued before the server ended the connection, handled after
     try {
       if (this.keys) this.checkTag(m, bytes);
       switch (m.type) {
@@ -174,7 +201,7 @@ export class IngestServer {
       }
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
-      this.refuse(link, transport, m, error.code, error.text);
+      this.refuse(link, transport, m, error.code, error.text, state);
     }
   }
 
@@ -301,11 +328,17 @@ export class IngestServer {
     if (link.send(bytes)) this.stats[transport].bytesOut += bytes.length;
   }
 
-  private refuse(link: Link, transport: TransportName, m: Message, code: ErrorCodeName, text: string): void {
+  private refuse(link: Link, transport: TransportName, m: Message, code: ErrorCodeName, text: string, state?: LinkState): void {
     this.stats[transport].refused++;
     this.log.warn({ event: 'refused', code, transport, remote: link.remote, device: m.deviceId, seq: m.seq, type: m.type }, text);
     this.send(link, transport, { type: 'ERROR', deviceId: m.deviceId, seq: this.devices.nextSeq(m.deviceId), code: ErrorCode[code], refSeq: m.seq, text });
-    if (link.kind !== 'udp' && CLOSES_CONNECTION.has(code)) link.close();
+    if (link.kind !== 'udp' && CLOSES_CONNECTION.has(code)) {
+      if (state) {
+        state.closing = true;
+        state.closed = true;
+      }
+      link.close();
+    }
   }
 
   private malformed(link: Link, frame: Extract<Frame, { ok: false }>, transport: TransportName): void {
