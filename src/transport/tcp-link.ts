@@ -38,6 +38,12 @@ export class TcpLink implements Connection {
 
     const onData = (chunk: Buffer): void => this.receive(chunk);
     const onTimeout = (): void => {
+      if (this.ending) {
+        // We closed our side an idle period ago and the peer has not closed its own: a peer that
+        // never finishes must not keep the connection (and its slot under maxConnections).
+        this.destroy();
+        return;
+      }
       options.onIdle?.(this);
       this.close();
     };
