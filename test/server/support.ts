@@ -20,7 +20,7 @@ import { silentLogger } from '../../src/log.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server/run.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import type { Store, StoredReading } from '../../src/store/types.ts';
-import type { DeviceSummary } from '../../src/device/device.ts';
+import type { DeviceEvent, DeviceSummary } from '../../src/device/device.ts';
 import { within } from '../support/wait.ts';
 
 export const HOST = '127.0.0.1';
@@ -49,6 +49,8 @@ export function cleanups(t: TestContext): (fn: () => unknown) => void {
 
 export interface SqliteServer {
   readonly server: RunningServer;
+  /** The store the server writes (wrapped, when `wrap` was given). */
+  readonly store: Store;
   readonly dbPath: string;
   readonly tcpPort: number;
   readonly udpPort: number;
@@ -66,7 +68,7 @@ export async function startSqliteServer(
   const store = wrap ? wrap(sqlite) : sqlite;
   const server = await startServer({ host: HOST, tcpPort: 0, udpPort: 0, store, log: silentLogger(), ...rest });
   t.after(() => server.close());
-  return { server, dbPath, tcpPort: server.tcp.port, udpPort: server.udp.port };
+  return { server, store, dbPath, tcpPort: server.tcp.port, udpPort: server.udp.port };
 }
 
 // ---- hand-made clients ------------------------------------------------------------------------
@@ -257,7 +259,7 @@ export class ServerProcess {
   stderr = '';
   /** Resolves with the exit code and signal when the process has exited. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly changed = new Inbox();
+  private waiters: (() => void)[] = [];
 
   private constructor(child: ChildProcessByStdio<null, Readable, Readable>) {
     this.child = child;
@@ -266,7 +268,7 @@ export class ServerProcess {
     let partial = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       this.stdout += d;
-      this.changed.poke();
+      this.poke();
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       this.stderr += d;
@@ -281,10 +283,10 @@ export class ServerProcess {
           // Not a log line.
         }
       }
-      this.changed.poke();
+      this.poke();
     });
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-      this.changed.poke();
+      this.poke();
       resolve({ code, signal });
     }));
   }
@@ -321,8 +323,19 @@ export class ServerProcess {
       if (!this.running) throw new Error(`the server exited before ${what}; stderr:\n${this.stderr.slice(-2000)}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what}; stderr:\n${this.stderr.slice(-2000)}`);
-      await this.changed.next(what, () => true, left).catch(() => undefined);
+      // Until the process prints something or exits, or the deadline.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     }
+  }
+
+  private poke(): void {
+    for (const w of this.waiters.splice(0)) w();
   }
 
   /** The ports of the `listening tcp/udp HOST:PORT` lines. */
@@ -472,5 +485,49 @@ export class GatedStore extends DelegatingStore {
     const outcomes = await this.inner.commit(batches);
     this.doneAt.push(Date.now());
     return outcomes;
+  }
+}
+
+/**
+ * Collects the READINGS acknowledgements devices report through onEvent, and checks that the
+ * store holds exactly the (device, session, seq, index) of the acknowledged messages.
+ */
+export class AckLog {
+  /** device → seq → readings of the acknowledged message */
+  readonly acked = new Map<number, Map<number, number>>();
+  readonly statuses = new Map<string, number>();
+  readonly errors: string[] = [];
+  /** Seqs acknowledged a second time (there must be none). */
+  readonly repeated: string[] = [];
+
+  readonly onEvent = (device: number, e: DeviceEvent): void => {
+    if (e.kind === 'ack' && e.what === 'READINGS') {
+      const seqs = this.acked.get(device) ?? new Map<number, number>();
+      if (seqs.has(e.ackSeq)) this.repeated.push(`${device}/${e.ackSeq}`);
+      seqs.set(e.ackSeq, e.readings);
+      this.acked.set(device, seqs);
+      this.statuses.set(e.status, (this.statuses.get(e.status) ?? 0) + 1);
+    }
+    if (e.kind === 'error') this.errors.push(`${device}: ${e.name}`);
+  };
+
+  status(name: string): number {
+    return this.statuses.get(name) ?? 0;
+  }
+
+  /** The stored identities are exactly those acknowledged (sessions from the summaries). */
+  assertMatches(check: StoreCheck, summaries: readonly DeviceSummary[]): void {
+    assert.deepEqual(this.repeated, [], 'a message was acknowledged twice');
+    const sessions = new Map(summaries.map((s) => [s.device, s.session]));
+    const expected = new Set<string>();
+    for (const [device, seqs] of this.acked) {
+      const session = sessions.get(device);
+      assert.ok(session !== undefined, `acks for device ${device}, which has no summary`);
+      for (const [seq, n] of seqs) for (let index = 0; index < n; index++) expected.add(readingKey({ device, session, seq, index }));
+    }
+    const stored = new Set(check.readings.map(readingKey));
+    assert.deepEqual([...stored].filter((k) => !expected.has(k)).slice(0, 20), [], 'stored but never acknowledged');
+    assert.deepEqual([...expected].filter((k) => !stored.has(k)).slice(0, 20), [], 'acknowledged but not stored');
+    assert.equal(stored.size, expected.size);
   }
 }
