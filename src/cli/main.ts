@@ -1,6 +1,7 @@
 // The sensorwire command line: one subcommand per file in this folder.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from '@commander-js/extra-typings';
+import { analyzeCommand } from './analyze.ts';
 import { demoCommand } from './demo.ts';
 import { deviceCommand } from './device.ts';
 import { fleetCommand } from './fleet.ts';
@@ -18,7 +19,8 @@ export function program(): Command {
     .addCommand(deviceCommand())
     .addCommand(fleetCommand())
     .addCommand(readingsCommand())
-    .addCommand(demoCommand());
+    .addCommand(demoCommand())
+    .addCommand(analyzeCommand());
 }
 
 try {
