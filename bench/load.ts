@@ -98,7 +98,22 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       const socket: Socket = connect({ host: '127.0.0.1', port: o.port, noDelay: true });
       await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
       const decoder = new StreamDecoder();
-      peer = { send: (b) => socket.write(b), close: () => socket.destroy() };
+      // Like the server, a device stack writes what one turn produces in one go.
+      let corked = false;
+      peer = {
+        send: (b) => {
+          if (!corked) {
+            corked = true;
+            socket.cork();
+            process.nextTick(() => {
+              corked = false;
+              socket.uncork();
+            });
+          }
+          socket.write(b);
+        },
+        close: () => socket.destroy(),
+      };
       socket.on('data', (chunk) => {
         for (const f of decoder.write(chunk)) if (f.ok && f.message.type === 'ACK') onAck(peer);
       });
@@ -115,11 +130,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       const watchdog = setInterval(() => {
         if (stopping) return clearInterval(watchdog);
         if (!helloAcked && performance.now() - lastAck > 200) peer.send(hello);
-        if (measuring && outstanding > 0 && performance.now() - lastAck > 100) {
+        if (measuring && outstanding > 0 && performance.now() - lastAck > 20) {
           outstanding = 0;
           fill(peer);
         }
-      }, 50);
+      }, 10);
     }
     peers.push(peer);
     starters.push(() => fill(peer));

@@ -25,6 +25,7 @@ export class TcpLink implements Connection {
   private readonly options: TcpLinkOptions;
   private closeError: Error | undefined;
   private ending = false;
+  private corked = false;
 
   constructor(socket: Socket, handler: LinkHandler, options: TcpLinkOptions) {
     this.socket = socket;
@@ -89,6 +90,16 @@ export class TcpLink implements Connection {
     }
     frame[at++] = n;
     frame.set(message, at);
+    // Messages sent in one turn of the event loop (e.g. the ACKs of one group commit) leave
+    // together in one write: one system call and, where the window allows, one segment.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(frame.subarray(0, at + message.length));
     return true;
   }
