@@ -11,7 +11,7 @@
 //     "total": Summary,                                        // every selected flow
 //     "transports": [ { "transport": "tcp", "flows": 1, ...Summary }, ... ],  // tcp, udp, rudp present
 //     "flows": [ { "id": 0, "transport": "tcp", "a": {address, port}, "b": {...},
-//                  "device": {...}, "server": {...}, "start": ISO time | null, "durationMs": n,
+//                  "device": {...}, "server": {...}, "deviceIds": [42], "start": ISO time | null, "durationMs": n,
 //                  ...Summary, "aToB": Counts, "bToA": Counts }, ... ]
 //   }
 //
@@ -159,6 +159,8 @@ export interface FlowReport extends Summary {
   /** The endpoint on a selected port (b when both are), and the other one. */
   server: Endpoint;
   device: Endpoint;
+  /** Device ids of the messages decoded in the flow, ascending. */
+  deviceIds: number[];
   /** Time of the first frame (ISO 8601), null when the capture has no timestamps. */
   start: string | null;
   durationMs: number | null;

@@ -69,6 +69,7 @@ interface FlowState {
   readonly aToB: Direction;
   readonly bToA: Direction;
   reliable: boolean;
+  readonly deviceIds: Set<number>;
 }
 
 type Note =
@@ -204,6 +205,7 @@ class Analysis {
     }
     const decoded = packet.payload.length === packet.payloadLength ? decodeDatagram(packet.payload) : null;
     if (isReliable(decoded)) state.reliable = true;
+    if (decoded?.ok) state.deviceIds.add(decoded.message.deviceId);
     const resent = decoded === null ? false : countMessage(dir, decoded);
     this.notes.push({ protocol: 'udp', state, fromA: update.fromA, packet, decoded, resent });
   }
@@ -212,7 +214,7 @@ class Analysis {
     let state = this.states.get(flow);
     if (state === undefined) {
       const selected = this.ports.has(flow.a.port) || this.ports.has(flow.b.port);
-      state = selected ? { flow, aToB: newDirection(), bToA: newDirection(), reliable: false } : null;
+      state = selected ? { flow, aToB: newDirection(), bToA: newDirection(), reliable: false, deviceIds: new Set() } : null;
       this.states.set(flow, state);
     }
     return state;
@@ -231,6 +233,7 @@ class Analysis {
         dir.regions = decoded.regions;
         dir.items = decoded.items;
         for (const item of decoded.items) {
+          if (item.decoded.ok) state.deviceIds.add(item.decoded.message.deviceId);
           if (countMessage(dir, item.decoded) && item.decoded.ok && item.decoded.message.type === 'READINGS') {
             // A READINGS sent again on the same connection: counted per message, stream bytes.
             dir.counts.resent.frames++;
@@ -378,6 +381,7 @@ class Analysis {
       b,
       server: serverIsA ? a : b,
       device: serverIsA ? b : a,
+      deviceIds: [...state.deviceIds].sort((x, y) => x - y),
       start: first === null ? null : isoTime(first),
       durationMs: first === null || last === null ? null : Number(last - first) / 1e6,
       ...summarize(counts),
