@@ -5,6 +5,7 @@ import { analyzeCommand } from './analyze.ts';
 import { demoCommand } from './demo.ts';
 import { deviceCommand } from './device.ts';
 import { fleetCommand } from './fleet.ts';
+import { impairCommand } from './impair.ts';
 import { readingsCommand } from './readings.ts';
 import { serverCommand } from './server.ts';
 
@@ -20,7 +21,8 @@ export function program(): Command {
     .addCommand(fleetCommand())
     .addCommand(readingsCommand())
     .addCommand(demoCommand())
-    .addCommand(analyzeCommand());
+    .addCommand(analyzeCommand())
+    .addCommand(impairCommand());
 }
 
 try {
