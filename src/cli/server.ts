@@ -76,9 +76,16 @@ export async function runServerCommand(options: ServerCommandOptions): Promise<v
   }
   log.info({ event: 'listening', tcp: tcpAddress, udp: udpAddress, db: options.db, auth: keys !== undefined }, 'server started');
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      if (stopping) return;
+      stopping = true;
+      // After the first signal, a second Ctrl-C ends a single process at once. A worker stays deaf
+      // instead: Ctrl-C in a terminal reaches it and the primary, which then sends SIGTERM too.
+      if (!cluster.isWorker) {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
       log.info({ event: 'stopping', signal }, 'finishing what is in flight');
       resolve();
     };
@@ -88,6 +95,8 @@ export async function runServerCommand(options: ServerCommandOptions): Promise<v
   await server.close();
   log.info({ event: 'stopped', stats: server.ingest.stats }, 'server stopped');
   log.flush();
+  // A worker's channel to the primary would keep it running: let go of it, so that it exits.
+  cluster.worker?.disconnect();
 }
 
 /** The cluster primary: forks the workers, prints their addresses once, restarts crashed ones. */

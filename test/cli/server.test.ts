@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
-import { jsonLines, run, server, sensorwire, tempDir } from '../support/cli.ts';
+import { jsonLines, run, server, sensorwire, tempDir, type Cleanup, type Finished, type ServerProcess } from '../support/cli.ts';
 
 /** Readings stored per device. */
 async function storedPerDevice(db: string): Promise<Map<number, number>> {
@@ -109,10 +109,8 @@ describe('sensorwire server', () => {
     const cases = [
       ['--tcp-port', 'abc'],
       ['--workers', '0'],
-      ['--udp-port', '65536'],
       ['--idle-timeout', 'soon'],
       ['--log-level', 'loud'],
-      ['--battery-threshold', '-5'],
     ];
     const outs = await Promise.all(cases.map((args) => run(t, ['server', '--db', db, ...args])));
     cases.forEach((args, i) => {
@@ -132,10 +130,8 @@ describe('sensorwire server', () => {
     };
     const cases = [
       file('not-json.json', '{"1": "00112233445566778899aabbccddeeff",'),
-      file('short-key.json', '{"1": "0011"}'),
       file('not-hex.json', '{"1": "zz112233445566778899aabbccddeeff"}'),
       file('bad-id.json', '{"sensor": "00112233445566778899aabbccddeeff"}'),
-      file('array.json', '["00112233445566778899aabbccddeeff"]'),
       join(dir, 'missing.json'),
     ];
     const outs = await Promise.all(cases.map((keys) => run(t, ['server', '--tcp-port', '0', '--udp-port', '0', '--db', join(dir, 'k.db'), '--keys', keys])));
@@ -145,6 +141,41 @@ describe('sensorwire server', () => {
       assert.doesNotMatch(out.stdout, /listening/, keys);
       assertClearError(out.stderr, /keys file/);
       assert.ok(out.stderr.includes(keys), `the message names ${keys}: ${out.stderr}`);
+    });
+  });
+
+  describe('with --workers 2', () => {
+    /** Starts a cluster, sends it 18 readings over each transport if `devices`, and stops it with `stop`. */
+    async function clusterRun(t: Cleanup, stop: (srv: ServerProcess) => void, devices: boolean): Promise<void> {
+      const srv = await server(t, join(tempDir(t), 'workers.db'), ['--workers', '2'], { group: true });
+      // Both workers take the same ports; the primary prints them once.
+      const workers = await srv.cli.linesMatching(/"event":"listening"/, 2, 'stderr');
+      const pids = workers.map((m) => (JSON.parse(m.input) as { pid: number }).pid);
+      assert.equal(new Set(pids).size, 2);
+      for (const m of workers) assert.match(m.input, new RegExp(`"tcp":"127.0.0.1:${srv.tcpPort}","udp":"127.0.0.1:${srv.udpPort}"`));
+      const device = (transport: string, port: number, id: number): Promise<Finished> =>
+        run(t, ['device', '--transport', transport, '--port', String(port), '--id', String(id), '--count', '18', '--batch', '9', '--interval', '10ms', '--quiet']);
+      if (devices) {
+        for (const out of await Promise.all([device('tcp', srv.tcpPort, 71), device('udp', srv.udpPort, 72)])) assert.equal(out.code, 0, out.stderr);
+      }
+
+      stop(srv);
+      const end = await srv.cli.finished();
+      assert.deepEqual([end.code, end.signal], [0, null], srv.cli.describe());
+      assert.equal(end.stdout.split('\n').filter((l) => l.startsWith('listening ')).length, 2);
+      // Each worker finished what it had and said so; none was killed on the way.
+      const stopped = jsonLines(end.stderr).filter((l) => l.event === 'stopped' && l.pid !== srv.cli.child.pid);
+      assert.deepEqual(stopped.map((l) => l.pid).sort(), [...pids].sort(), srv.cli.describe());
+      for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} is gone`);
+      assert.deepEqual([...(await storedPerDevice(srv.db))].sort(), devices ? [[71, 18], [72, 18]] : []);
+    }
+
+    it('stops its workers and exits 0 on SIGTERM to the primary', async (t) => {
+      await clusterRun(t, (srv) => process.kill(srv.cli.child.pid!, 'SIGTERM'), false);
+    });
+
+    it('stops its workers and exits 0 on Ctrl-C in a terminal (SIGINT to the whole process group)', async (t) => {
+      await clusterRun(t, (srv) => srv.cli.signal('SIGINT'), true);
     });
   });
 

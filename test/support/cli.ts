@@ -35,6 +35,8 @@ export interface SpawnOptions {
   readonly via?: 'main' | 'bin';
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /** Its own process group, which signal() then signals as a whole, as a terminal's Ctrl-C does. */
+  readonly group?: boolean;
 }
 
 /** A running command-line program. */
@@ -158,9 +160,9 @@ export class Cli {
     }
   }
 
-  /** Sends a signal to the process (as Ctrl-C in a terminal sends SIGINT). */
+  /** Sends a signal to the process, or to its whole group if it has one (as Ctrl-C in a terminal sends SIGINT). */
   signal(signal: NodeJS.Signals): void {
-    if (this.#exit === undefined && this.child.pid !== undefined) process.kill(this.child.pid, signal);
+    if (this.#exit === undefined && this.child.pid !== undefined) process.kill(this.#group ? -this.child.pid : this.child.pid, signal);
   }
 
   /** Kills the process (and its group, if it has one) by PID, if it is still running. */
