@@ -48,6 +48,17 @@ export async function runServerCommand(options: ServerCommandOptions): Promise<v
   const log = createLogger(options.logLevel);
   const keys = options.keys ? readKeysFile(options.keys) : undefined;
   if (options.workers > 1 && cluster.isPrimary) return runPrimary(options, log);
+  try {
+    await serve(options, log, keys);
+  } finally {
+    // A worker's channel to the primary would keep it running, also when it could not start: let
+    // go of it, so that it exits (and the primary sees that).
+    cluster.worker?.disconnect();
+  }
+}
+
+/** One server (the only one, or a cluster worker's) until SIGINT or SIGTERM. */
+async function serve(options: ServerCommandOptions, log: Logger, keys: Map<number, Uint8Array> | undefined): Promise<void> {
   const store = openSqliteStore(options.db);
   let server: RunningServer;
   try {
@@ -95,32 +106,42 @@ export async function runServerCommand(options: ServerCommandOptions): Promise<v
   await server.close();
   log.info({ event: 'stopped', stats: server.ingest.stats }, 'server stopped');
   log.flush();
-  // A worker's channel to the primary would keep it running: let go of it, so that it exits.
-  cluster.worker?.disconnect();
 }
 
 /** The cluster primary: forks the workers, prints their addresses once, restarts crashed ones. */
 async function runPrimary(options: ServerCommandOptions, log: Logger): Promise<void> {
   let stopping = false;
   let announced = false;
+  let failed = false;
+  let stop = (): void => {};
   const fork = (): void => {
     const worker = cluster.fork();
+    let listening = false;
     worker.on('message', (message: { listening?: { tcp: string; udp: string } }) => {
-      if (message.listening && !announced) {
+      if (!message.listening) return;
+      listening = true;
+      if (!announced) {
         announced = true;
         process.stdout.write(`listening tcp ${message.listening.tcp}\nlistening udp ${message.listening.udp}\n`);
       }
     });
+    worker.on('exit', (code, signal) => {
+      if (stopping) return;
+      if (!listening) {
+        // It could not start (it has said why, e.g. a port in use): another would fail the same way.
+        log.error({ event: 'worker-failed', worker: worker.process.pid, code, signal }, 'a worker could not start; stopping');
+        failed = true;
+        stop();
+        return;
+      }
+      log.error({ event: 'worker-exit', worker: worker.process.pid, code, signal }, 'a worker died; starting another');
+      setTimeout(fork, 500).unref();
+    });
   };
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
-    log.error({ event: 'worker-exit', worker: worker.process.pid, code, signal }, 'a worker died; starting another');
-    setTimeout(fork, 500).unref();
-  });
   for (let i = 0; i < options.workers; i++) fork();
   log.info({ event: 'primary', workers: options.workers }, 'cluster started');
   await new Promise<void>((resolve) => {
-    const stop = (): void => {
+    stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       stopping = true;
@@ -139,4 +160,5 @@ async function runPrimary(options: ServerCommandOptions, log: Logger): Promise<v
   );
   log.info({ event: 'stopped' }, 'cluster stopped');
   log.flush();
+  if (failed) process.exitCode = 1;
 }

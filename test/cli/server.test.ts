@@ -177,6 +177,18 @@ describe('sensorwire server', () => {
     it('stops its workers and exits 0 on Ctrl-C in a terminal (SIGINT to the whole process group)', async (t) => {
       await clusterRun(t, (srv) => srv.cli.signal('SIGINT'), true);
     });
+
+    it('exits 1 with a clear message when the workers cannot start (a port taken), instead of retrying for ever', async (t) => {
+      const holder = createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      t.after(() => holder.close());
+      const port = (holder.address() as { port: number }).port;
+      const cli = sensorwire(t, ['server', '--workers', '2', '--tcp-port', String(port), '--udp-port', '0', '--db', join(tempDir(t), 'busy.db')], { group: true });
+      const out = await cli.finished();
+      assert.equal(out.code, 1, cli.describe());
+      assert.doesNotMatch(out.stdout, /listening/);
+      assertClearError(out.stderr, new RegExp(`${port}.*(EADDRINUSE|in use)`));
+    });
   });
 
   it('with a valid --keys file, stores what a device signs with its key', async (t) => {
