@@ -129,6 +129,8 @@ export class SimulatedDevice {
   private byeSeq = 0;
   private byeAcked: (() => void) | undefined;
   private helloAcked = false;
+  /** When the latest HELLO was sent (monotonic ms), for UDP's HELLO retry. */
+  private helloSentAt = 0;
   private wakeDrain: (() => void) | undefined;
 
   private generated = 0;
@@ -290,6 +292,9 @@ export class SimulatedDevice {
   /** Sends what the window allows. */
   private pump(): void {
     if (!this.link?.open || this.helloSeq === 0) return;
+    // UDP: datagrams may overtake one another (and reach different server workers), so READINGS
+    // wait until the server has acknowledged the HELLO; until then they are held, not lost.
+    if (!this.stream && !this.helloAcked) return;
     const window = this.stream ? (this.o.window ?? 64) : Infinity;
     for (const entry of this.outbox.sendable(window)) {
       if (!this.sendNow(entry.bytes)) return;
@@ -320,6 +325,7 @@ export class SimulatedDevice {
       firmware: this.o.firmware ?? '1.0.0',
       sensors: this.sensors.map((s) => s.spec),
     });
+    this.helloSentAt = performance.now();
     this.pump();
   }
 
@@ -366,7 +372,6 @@ export class SimulatedDevice {
     this.o.onEvent?.({ kind: 'connected', remote: this.link.remote });
     this.sendHello();
     const timeout = this.o.ackTimeoutMs ?? 2000;
-    let helloSentAt = performance.now();
     while (!signal.aborted) {
       await sleep(Math.min(250, timeout / 4), signal);
       const now = performance.now();
@@ -375,11 +380,8 @@ export class SimulatedDevice {
         this.messagesUnacked++;
         this.readingsUnacked += entry.readings;
       }
-      // A HELLO lost on the way is sent again; readings wait for nothing.
-      if (!this.helloAcked && now - helloSentAt > timeout) {
-        helloSentAt = now;
-        this.sendHello();
-      }
+      // A HELLO lost on the way is sent again; READINGS wait for its ACK (see pump).
+      if (!this.helloAcked && now - this.helloSentAt > timeout) this.sendHello();
       this.wakeDrain?.();
     }
   }
@@ -420,6 +422,7 @@ export class SimulatedDevice {
     if (m.ackSeq === this.helloSeq) {
       this.helloAcked = true;
       this.o.onEvent?.({ kind: 'ack', ackSeq: m.ackSeq, status: m.status, what: 'HELLO', readings: 0 });
+      this.pump();
       return;
     }
     if (m.ackSeq === this.byeSeq && this.byeSeq !== 0) {
@@ -465,15 +468,15 @@ export class SimulatedDevice {
     this.o.onEvent?.({ kind: 'error', code: m.code, name: name ?? `code ${m.code}`, refSeq: m.refSeq, text: m.text });
     switch (m.code) {
       case ErrorCode.UNKNOWN_DEVICE: {
-        // The server lost us (or never heard the HELLO): introduce ourselves again. Over plain
-        // UDP the refused readings are not sent again; the summary counts them.
-        const entry = this.outbox.take(m.refSeq);
-        if (entry) {
-          this.messagesUnacked++;
-          this.readingsUnacked += entry.readings;
+        // The server lost us (or the datagram reached a worker that has not seen the HELLO yet):
+        // introduce ourselves again, and send the refused READINGS again once the HELLO is
+        // acknowledged (PROTOCOL.md §6.3). It was refused, not lost: nothing of it was stored.
+        this.outbox.requeue(m.refSeq);
+        // One HELLO for a burst of refusals; a HELLO already on its way is retried on timeout.
+        if (this.helloAcked) {
+          this.helloAcked = false;
+          this.sendHello();
         }
-        this.helloAcked = false;
-        this.sendHello();
         break;
       }
       case ErrorCode.UNKNOWN_SENSOR:

@@ -82,6 +82,15 @@ export class Outbox {
     entry.sentWall = wall;
   }
 
+  /** The message is to be sent again (e.g. the server refused it until it hears HELLO). */
+  requeue(seq: number): boolean {
+    const entry = this.entries.get(seq);
+    if (!entry) return false;
+    if (entry.inFlight) this.flying--;
+    entry.inFlight = false;
+    return true;
+  }
+
   /** After a reconnect: everything held is to be sent again. */
   resetInFlight(): void {
     for (const entry of this.entries.values()) entry.inFlight = false;
