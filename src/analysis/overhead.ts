@@ -203,7 +203,9 @@ class Analysis {
       });
       return;
     }
-    const decoded = packet.payload.length === packet.payloadLength ? decodeDatagram(packet.payload) : null;
+    // A datagram cut by the snap length, or the first fragment of a larger one, cannot be decoded.
+    const whole = packet.payload.length === packet.payloadLength && (packet.ip?.fragment ?? null) === null;
+    const decoded = whole ? decodeDatagram(packet.payload) : null;
     if (isReliable(decoded)) state.reliable = true;
     if (decoded?.ok) state.deviceIds.add(decoded.message.deviceId);
     const resent = decoded === null ? false : countMessage(dir, decoded);

@@ -14,6 +14,7 @@ import { readCapture } from '../../src/analysis/pcap.ts';
 import { decodeHeader, fromHex } from '../../src/protocol/index.ts';
 import { invalidVectors, streamInvalidVectors, validVectors } from '../vectors/index.ts';
 import { pcapOf, tcpFrames, udpFrames } from './overhead-pcap.ts';
+import { classicPcap } from './pcap-build.ts';
 
 function analyze(frames: readonly Uint8Array[], ports?: number[]): OverheadReport {
   return analyzeCapture(readCapture(pcapOf(frames)), ports === undefined ? {} : { ports });
@@ -216,6 +217,16 @@ describe('overhead: malformed datagrams, ports, files', () => {
     const report = analyze(frames, [9000]);
     assert.equal(report.capture.frames, frames.length);
     assert.equal(report.selected.frames, 1);
+  });
+
+  it('counts the payload of a datagram cut by the snap length as undecoded', () => {
+    const frame = udpFrames(40000, 7878, [vector('readings-batch-10-mixed')])[0]!;
+    const capture = classicPcap({ order: 'little', linkType: 1, snapLength: 60, records: [{ data: frame.subarray(0, 60), originalLength: frame.length }] });
+    const flow = only(analyzeCapture(readCapture(capture)));
+    assert.equal(flow.bytes, frame.length);
+    assert.equal(flow.layers.undecoded, 82);
+    assert.equal(layerTotal(flow.layers), frame.length);
+    assert.equal(flow.messages.READINGS + flow.malformed.messages, 0);
   });
 
   it('analyzes a file that ends in the middle of a record up to its last whole frame', (t) => {
