@@ -37,6 +37,8 @@ export function fleetCommand(): Command {
       const transports = parseTransports(o.transports);
       const durationMs = o.duration;
       if (o.count === undefined && durationMs === undefined) throw new Error('give --count or --duration (or both): a fleet must end');
+      const lastId = o.firstId + o.devices - 1;
+      if (lastId > 0xffff_ffff) throw new Error(`--first-id ${o.firstId} and --devices ${o.devices} give device ids up to ${lastId}, past the largest, 4294967295`);
       const controller = new AbortController();
       // Every device listens to it: no leak warning past ten devices.
       setMaxListeners(0, controller.signal);

@@ -93,6 +93,7 @@ describe('sensorwire fleet', () => {
       [['--duration', 'a while'], /duration/],
       [['--transports', 'tcp,carrier-pigeon', '--count', '1'], /transports/],
       [['--devices', '0', '--count', '1'], /devices/],
+      [['--first-id', '4294967295', '--devices', '2', '--count', '1'], /first-id/],
     ];
     const outs = await Promise.all(cases.map(([args]) => run(t, ['fleet', ...ports(), ...args])));
     cases.forEach(([args, mentions], i) => {
