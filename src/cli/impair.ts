@@ -1,7 +1,7 @@
 // `sensorwire impair`: a UDP relay between devices and a server that drops, duplicates, reorders
 // and delays datagrams both ways, reproducibly from --seed, and says what it did.
 import { randomInt } from 'node:crypto';
-import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
+import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import type { Direction, Impairment } from '../impair/decisions.ts';
 import { startRelay, type Relay } from '../impair/relay.ts';
 import { statsLine, summaryText } from '../impair/stats.ts';
@@ -58,12 +58,12 @@ export function impairCommand(): Command {
     .option('--delay-down <duration>', 'delay for server → device only', parseDuration)
     .option('--jitter-up <duration>', 'jitter for device → server only', parseDuration)
     .option('--jitter-down <duration>', 'jitter for server → device only', parseDuration)
-    .option('--reorder-hold <duration>', 'longest a datagram chosen for reordering waits for a later one', parseDuration, 50)
+    .addOption(new Option('--reorder-hold <duration>', 'longest a datagram chosen for reordering waits for a later one').argParser(parseDuration).default(50, '50ms'))
     .option('--seed <n>', 'seed for every decision (default: a random one, printed at the start)', parseInteger(0, 0xffff_ffff))
     .option('--max-queued <n>', 'datagrams delayed or held at once; more are dropped as overflow', parseInteger(1, 1_000_000), 1024)
     .option('--max-clients <n>', 'device addresses at once; a new one evicts the least recently active', parseInteger(1, 1_000_000), 1024)
-    .option('--idle-timeout <duration>', 'forget a device silent this long (0 = never)', parseDuration, 60_000)
-    .option('--stats-interval <duration>', 'print a line of counters to stderr this often (0 = never)', parseDuration, 1000)
+    .addOption(new Option('--idle-timeout <duration>', 'forget a device silent this long (0 = never)').argParser(parseDuration).default(60_000, '60s'))
+    .addOption(new Option('--stats-interval <duration>', 'print a line of counters to stderr this often (0 = never)').argParser(parseDuration).default(1000, '1s'))
     .option('--json', 'print the final counters as one JSON object (the last line on stdout) instead of the summary');
   return command.action(async (o) => {
     const seed = o.seed ?? randomInt(0, 0xffff_ffff);

@@ -224,10 +224,16 @@ describe('impair relay', () => {
     assert.ok(count(afterClose, 'Timeout') <= count(before, 'Timeout'), `timers left: ${afterClose.join(', ')}`);
   });
 
-  it('refuses bad settings', async () => {
+  it('refuses bad settings, an unknown host and a port in use', async () => {
     await assert.rejects(startRelay({ forwardHost: '127.0.0.1', forwardPort: 9, impairment: { loss: 2 } }), /loss must be a probability/);
     await assert.rejects(startRelay({ forwardHost: '127.0.0.1', forwardPort: 0 }), /forwardPort/);
     await assert.rejects(startRelay({ forwardHost: '127.0.0.1', forwardPort: 9, maxQueued: 0 }), /maxQueued/);
-    await assert.rejects(startRelay({ forwardHost: 'no-such-host.invalid', forwardPort: 9 }), /cannot resolve the forward host/);
+    await assert.rejects(startRelay({ forwardHost: 'no-such-host.invalid', forwardPort: 9 }), /cannot resolve the forward host "no-such-host.invalid"/);
+    const taken = await startRelay({ forwardHost: '127.0.0.1', forwardPort: 9 });
+    try {
+      await assert.rejects(startRelay({ port: taken.port, forwardHost: '127.0.0.1', forwardPort: 9 }), new RegExp(`cannot listen on udp 127\\.0\\.0\\.1:${taken.port}: .*EADDRINUSE`));
+    } finally {
+      await taken.close();
+    }
   });
 });
