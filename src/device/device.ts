@@ -249,12 +249,11 @@ export class SimulatedDevice {
     while (this.buffer.length >= this.o.batch || (all && this.buffer.length > 0)) {
       let take = Math.min(this.o.batch, this.buffer.length);
       for (;;) {
-        const message = this.readingsMessage(this.buffer.slice(0, take), this.nextSeq);
-        const bytes = this.tryEncode(message);
-        if (bytes) {
-          this.nextSeq++;
+        // Numbered when first sent (see outbox.ts); sized here with the longest seq there is.
+        const message = this.readingsMessage(this.buffer.slice(0, take), Limits.MAX_VARINT);
+        if (this.tryEncode(message)) {
           this.buffer.splice(0, take);
-          this.outbox.add(message.seq, bytes, take);
+          this.outbox.add((seq) => this.encode({ ...message, seq }), take);
           break;
         }
         // Too large for the transport (e.g. a UDP datagram): fewer readings in this message.
@@ -297,7 +296,9 @@ export class SimulatedDevice {
     if (!this.stream && !this.helloAcked) return;
     const window = this.stream ? (this.o.window ?? 64) : Infinity;
     for (const entry of this.outbox.sendable(window)) {
-      if (!this.sendNow(entry.bytes)) return;
+      if (!this.link.open) return;
+      const bytes = entry.bytes ?? this.outbox.number(entry, this.nextSeq++);
+      if (!this.sendNow(bytes)) return;
       if (entry.sends > 0) this.retransmissions++;
       else {
         this.messagesSent++;
