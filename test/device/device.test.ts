@@ -11,7 +11,7 @@ import { IngestServer } from '../../src/server/ingest.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { StoredReading } from '../../src/store/types.ts';
 import { createMemoryTransport, type Link, type LinkHandler, type Transport } from '../../src/transport/index.ts';
-import { within } from '../support/wait.ts';
+import { until, within } from '../support/wait.ts';
 
 type Tap = (link: Link, frame: Frame, pass: (link: Link, frame: Frame) => void) => void;
 
@@ -37,14 +37,16 @@ async function stored(store: MemoryStore): Promise<StoredReading[]> {
   return out;
 }
 
-function device(t: TestContext, transport: Transport, port: number, options: Partial<DeviceOptions> = {}): { run: Promise<DeviceSummary>; events: DeviceEvent[] } {
+function device(
+  t: TestContext, transport: Transport, port: number, options: Partial<DeviceOptions> = {},
+): { run: Promise<DeviceSummary>; events: DeviceEvent[]; device: SimulatedDevice } {
   const events: DeviceEvent[] = [];
   const d = new SimulatedDevice({
     id: 11, transport, host: 'memory', port, intervalMs: 1, batch: 3, count: 60, session: 5,
     backoffMs: { min: 1, max: 20 }, drainMs: 5000, onEvent: (e) => events.push(e), ...options,
   });
   t.after(() => d.finish());
-  return { run: within(d.run(), 'the device to finish', 15_000), events };
+  return { run: within(d.run(), 'the device to finish', 15_000), events, device: d };
 }
 
 const isReadings = (f: Frame): f is Frame & { ok: true; message: Extract<Message, { type: 'READINGS' }> } =>
@@ -148,6 +150,40 @@ describe('SimulatedDevice over the memory transport', () => {
     assert.equal(s.readings.dropped, 35, '7 of 10 messages dropped');
     assert.equal(s.readings.unacknowledged, 15, 'the 3 still held at the end');
     assert.equal(s.messages.unacknowledged, 3);
+  });
+});
+
+describe('SimulatedDevice numbering', () => {
+  it('numbers the messages made while it could not send after its HELLO, so an authenticating server takes them all', async (t) => {
+    // No server yet: the device makes 100 messages (far more than the 64 seqs of the server's
+    // replay window) while it retries the connection.
+    const transport = createMemoryTransport();
+    const key = Uint8Array.from({ length: 32 }, (_, i) => i);
+    const { run, device: d } = device(t, transport, 1, { batch: 1, count: 100, key, backoffMs: { min: 5, max: 10 } });
+    await until(() => d.generatedSoFar === 100, 'the device to make its messages');
+
+    const store = new MemoryStore();
+    const ingest = new IngestServer({ store, log: silentLogger(), keys: new Map([[11, key]]) });
+    const got: Message[] = [];
+    const listener = await transport.listen({ port: 1 }, {
+      ...ingest.handler,
+      frame: (link, frame) => {
+        if (frame.ok) got.push(frame.message);
+        ingest.handler.frame(link, frame);
+      },
+    });
+    t.after(() => listener.close());
+    const s = await run;
+    assert.deepEqual([s.readings.generated, s.readings.acknowledged, s.readings.rejected], [100, 100, 0]);
+    assert.equal((await stored(store)).length, 100);
+    // The HELLO comes first and is the lowest seq of the session; READINGS follow it in seq order.
+    const [hello, ...rest] = got;
+    assert.ok(hello?.type === 'HELLO');
+    assert.equal(hello.resumeSeq, hello.seq);
+    const seqs = rest.filter((m) => m.type === 'READINGS').map((m) => m.seq);
+    assert.equal(seqs.length, 100);
+    assert.deepEqual(seqs, seqs.map((_, i) => hello.seq + 1 + i));
+    assert.equal(ingest.stats.tcp.refused, 0);
   });
 });
 
