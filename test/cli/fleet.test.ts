@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { jsonLines, run, server, SuiteCleanup, tempDir, type ServerProcess } from '../support/cli.ts';
+import { inTurn, jsonLines, run, server, SuiteCleanup, tempDir, type ServerProcess } from '../support/cli.ts';
 
 interface DeviceSummary {
   device: number;
@@ -95,7 +95,7 @@ describe('sensorwire fleet', () => {
       [['--devices', '0', '--count', '1'], /devices/],
       [['--first-id', '4294967295', '--devices', '2', '--count', '1'], /first-id/],
     ];
-    const outs = await Promise.all(cases.map(([args]) => run(t, ['fleet', ...ports(), ...args])));
+    const outs = await inTurn(cases, ([args]) => run(t, ['fleet', ...ports(), ...args]));
     cases.forEach(([args, mentions], i) => {
       const out = outs[i]!;
       assert.notEqual(out.code, 0, args.join(' '));

@@ -10,8 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** Generous: a cold `--import tsx` start can take seconds on a loaded two-core CI machine. */
-export const TIMEOUT_MS = 20_000;
+/**
+ * Generous: a cold `--import tsx` start takes a second of CPU, and many seconds on a loaded two-core
+ * machine. Only a hang ever waits this long.
+ */
+export const TIMEOUT_MS = 45_000;
 
 export interface Exit {
   readonly code: number | null;
@@ -250,4 +253,18 @@ export async function server(t: Cleanup, db: string, args: readonly string[] = [
 /** The lines of a JSON-lines text, parsed. */
 export function jsonLines(text: string): Record<string, unknown>[] {
   return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Maps `items` through `fn`, at most `limit` at a time: starting more processes than there are cores only makes each slower. */
+export async function inTurn<T, R>(items: readonly T[], fn: (item: T, index: number) => Promise<R>, limit = 2): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
