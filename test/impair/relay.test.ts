@@ -2,6 +2,7 @@
 // process. What arrives is checked against the settings and, exactly, against what the pure
 // decision function says for the seed.
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { describe, it } from 'node:test';
 import { decide, NO_IMPAIRMENT, type Impairment } from '../../src/impair/decisions.ts';
 import { startRelay, type Relay, type RelayOptions } from '../../src/impair/relay.ts';
@@ -189,6 +190,20 @@ describe('impair relay', () => {
     const ports = new Set(server.arrivals.map((a) => a.from.port));
     assert.equal(ports.size, 2, 'two upstream sockets');
     assert.deepEqual(relay.stats.clients, { active: 2, seen: 2, expired: 0, evicted: 0 });
+  });
+
+  it('listens on IPv6 (::1) and forwards to an IPv4 server', async (t) => {
+    const server = await echoServer(t);
+    const relay = await startRelay({ host: '::1', forwardHost: '127.0.0.1', forwardPort: server.port, seed: 10 });
+    t.after(() => relay.close());
+    assert.equal(relay.host, '::1');
+    const socket = createSocket('udp6');
+    t.after(() => socket.close());
+    const echoes: string[] = [];
+    socket.on('message', (data) => echoes.push(data.toString()));
+    for (const text of numbers(20)) socket.send(text, relay.port, '::1');
+    await until(() => echoes.length === 20, '20 echoes over IPv6');
+    assert.deepEqual(echoes, numbers(20));
   });
 
   it('evicts the least recently active client beyond maxClients, and forgets idle ones', async (t) => {

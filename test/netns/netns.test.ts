@@ -29,16 +29,17 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
-/** Sends DATAGRAMS datagrams from one side to the other; returns how many arrived. */
-async function blast(pair: NetPair, from: Side, to: Side): Promise<{ received: number; markers: number }> {
+/** Sends `count` datagrams from one side to the other; returns how many arrived. */
+async function blast(pair: NetPair, from: Side, to: Side, count = DATAGRAMS): Promise<{ received: number; markers: number }> {
   const sink = watch(pair.node(to, [PEER, 'udp-sink', pair[to].address]), `udp-sink in ${to}`);
   const port = (await sink.line(/^ready (\d+)$/))[1]!;
-  const sender = watch(pair.node(from, [PEER, 'udp-blast', pair[to].address, port, String(DATAGRAMS)]), `udp-blast in ${from}`);
-  await sender.line(new RegExp(`^sent ${DATAGRAMS}$`), 30_000);
+  const sender = watch(pair.node(from, [PEER, 'udp-blast', pair[to].address, port, String(count)]), `udp-blast in ${from}`);
+  await sender.line(new RegExp(`^sent ${count}$`), 30_000);
   const received = Number((await sink.line(/^count (\d+)$/))[1]);
   sender.child.stdin?.write('stop\n');
   const markers = Number((await sender.line(/^markers (\d+)$/))[1]);
   assert.equal(await sender.exit(), 0, sender.describe());
+  sink.child.stdin?.write('stop\n');
   assert.equal(await sink.exit(), 0, sink.describe());
   return { received, markers };
 }
@@ -113,6 +114,20 @@ describe('network namespace pair', () => {
     const [ab, ba] = await Promise.all([blast(pair, 'a', 'b'), blast(pair, 'b', 'a')]);
     assert.deepEqual([ab.received, ba.received], [DATAGRAMS, DATAGRAMS]);
     await tcpTransfer(pair, 'b', 'a', 256 * 1024);
+  });
+
+  it('with lossHook "output" drops in the sending namespace instead', async (t) => {
+    const pair = await createNetPair({ lossHook: 'output', cleanup: t });
+    await pair.setLoss(25);
+    const ruleset = await pair.exec('a', 'nft', ['list', 'table', 'inet', 'sw']);
+    assert.match(ruleset.stdout, /hook output/);
+    assert.match(ruleset.stdout, /oifname "veth-a" numgen random mod 10000 < 2500 counter packets \d+ bytes \d+ drop/);
+    const ab = await blast(pair, 'a', 'b', 800);
+    const dropped = await pair.dropped();
+    const missing = 800 - ab.received;
+    t.diagnostic(`25 % loss at the sender: a→b ${ab.received}/800 (${(ab.received / 800).toFixed(3)}); rule dropped ${dropped.a} in a, ${dropped.b} in b`);
+    assert.ok(ab.received / 800 > 0.66 && ab.received / 800 < 0.84, `${ab.received} of 800`);
+    assert.ok(dropped.a >= missing && dropped.a <= missing + ab.markers, `${dropped.a} dropped in a, ${missing} missing`);
   });
 
   it('close() kills what runs inside, deletes both namespaces, and may be called again', async () => {

@@ -2,7 +2,8 @@
 // Each prints one line per thing the test waits for, and ends by itself within a bounded time.
 //   udp-echo ADDR            echoes datagrams; prints "ready PORT"; ends on stdin closing
 //   udp-ping ADDR PORT       one datagram, resent every 50 ms (at most 100 times) until echoed; prints "pong"
-//   udp-sink ADDR            counts data datagrams until an end marker; prints "ready PORT", then "count N"
+//   udp-sink ADDR            counts data datagrams until an end marker; prints "ready PORT", then
+//                            "count N"; ends on "stop" on stdin
 //   udp-blast ADDR PORT N    sends N data datagrams (paced), prints "sent N", then end markers every
 //                            5 ms (at most 1000) until "stop" on stdin; prints "markers M"
 //   tcp-sink ADDR            accepts one connection; prints "ready PORT", then "received BYTES SHA256"
@@ -67,14 +68,22 @@ switch (mode) {
   case 'udp-sink': {
     const socket = createSocket({ type: udpType, recvBufferSize: 4 << 20 });
     let count = 0;
+    let counted = false;
     socket.on('message', (data) => {
+      if (counted) return;
       if (data[0] === 0x64 /* d */) count++;
       else if (data.toString() === 'end') {
+        counted = true;
         say(`count ${count}`);
-        socket.close();
       }
     });
     socket.bind(0, address, () => say(`ready ${socket.address().port}`));
+    // Open until told, so that late end markers find a socket (no ICMP errors on the link).
+    onStdinLine((line) => {
+      if (line.trim() !== 'stop') return;
+      socket.close();
+      process.stdin.destroy();
+    });
     break;
   }
   case 'udp-blast': {

@@ -29,7 +29,10 @@ export type Side = 'a' | 'b';
 export interface NetPairOptions {
   /** MTU of both veth ends. Default 1500. */
   readonly mtu?: number;
-  /** Also give each end an IPv6 address (fd00:5357:N::1 and ::2, no duplicate address detection). */
+  /**
+   * Also give each end an IPv6 address (fd00:5357:N::1 and ::2, no duplicate address detection).
+   * Without it IPv6 is switched off in both namespaces, so the link carries nothing but IPv4.
+   */
   readonly ipv6?: boolean;
   /** Let TCP pass the veth large GSO packets (default false: every packet is at most one MTU, as on a wire). */
   readonly gso?: boolean;
@@ -68,8 +71,9 @@ export interface NetPair {
   /** The loss now set, in percent. */
   readonly loss: number;
   /**
-   * Drops `percent` (0..100, steps of 0.01) of the packets crossing the veth, in each direction,
-   * every protocol (ARP and IPv6 neighbour discovery excepted, so addresses still resolve).
+   * Drops `percent` (0..100, steps of 0.01) of the packets crossing the veth, in each direction:
+   * TCP, UDP, ICMP, IPv4 and IPv6 alike. Not the link's housekeeping (ARP, IPv6 neighbour and
+   * router discovery, multicast listener reports), so addresses still resolve.
    * Replaces the previous rule and resets the counters; 0 removes it.
    */
   setLoss(percent: number): Promise<void>;
@@ -146,6 +150,20 @@ function killPid(pid: number): void {
 
 // ---- the pair ---------------------------------------------------------------------------------
 
+// The link's own housekeeping is never dropped (as ARP, which nftables' inet family does not see):
+// IPv6 neighbour and router discovery and multicast listener messages.
+const HOUSEKEEPING_ICMPV6 = [
+  'nd-neighbor-solicit',
+  'nd-neighbor-advert',
+  'nd-router-solicit',
+  'nd-router-advert',
+  'nd-redirect',
+  'mld-listener-query',
+  'mld-listener-report',
+  'mld-listener-done',
+  'mld2-listener-report',
+];
+
 function lossRuleset(hook: 'input' | 'output', iface: string, percent: number): string {
   const match = hook === 'input' ? `iifname "${iface}"` : `oifname "${iface}"`;
   // `table … {}` then `delete table` makes the replacement work whether or not a rule was set;
@@ -158,7 +176,8 @@ function lossRuleset(hook: 'input' | 'output', iface: string, percent: number): 
     `table inet ${TABLE} {\n` +
     `  chain loss {\n` +
     `    type filter hook ${hook} priority 0; policy accept;\n` +
-    `    ${match} icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept\n` +
+    `    ${match} icmpv6 type { ${HOUSEKEEPING_ICMPV6.join(', ')} } accept\n` +
+    `    ${match} meta l4proto igmp accept\n` +
     `    ${match} numgen random mod 10000 < ${threshold} counter drop\n` +
     `  }\n` +
     `}\n`
@@ -307,6 +326,8 @@ export async function createNetPair(options: NetPairOptions = {}): Promise<NetPa
       await run('ip', ['-n', pair.a.name, 'link', 'add', IFACE.a, 'type', 'veth', 'peer', 'name', IFACE.b, 'netns', pair.b.name]);
       await Promise.all(
         [pair.a, pair.b].map(async (end) => {
+          // Without --ipv6 the link carries IPv4 only: no IPv6 housekeeping packets in a capture.
+          if (!end.address6) await run('ip', ['netns', 'exec', end.name, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6']);
           const batch = [
             `addr add ${end.address}/24 dev ${end.iface}`,
             ...(end.address6 ? [`addr add ${end.address6}/64 dev ${end.iface} nodad`] : []),
