@@ -5,14 +5,14 @@ import { DEFAULT_PORT } from '../server/run.ts';
 import { tcp, udp } from '../transport/index.ts';
 import { describeEvent, describeSummary } from './device-output.ts';
 import { parseKey } from './options.ts';
-import { parseDuration, parseInteger, parsePort } from './parse.ts';
+import { parseDuration, parseInteger, parseRemotePort } from './parse.ts';
 
 export function deviceCommand(): Command {
   return new Command('device')
     .description('run one simulated device: HELLO, periodic READINGS of its nine sensors, BYE at the end or on Ctrl-C')
     .addOption(new Option('--transport <name>', 'transport').choices(['tcp', 'udp'] as const).default('tcp' as const))
     .option('--host <address>', 'server address', '127.0.0.1')
-    .option('--port <port>', 'server port', parsePort, DEFAULT_PORT)
+    .option('--port <port>', 'server port', parseRemotePort, DEFAULT_PORT)
     .option('--id <n>', 'device id', parseInteger(1, 0xffff_ffff), 1)
     .option('--interval <duration>', 'time between sampling rounds (each round reads every enabled sensor), e.g. 10ms, 2s', parseDuration, 1000)
     .option('--count <n>', 'stop after this many readings', parseInteger(1, Number.MAX_SAFE_INTEGER))

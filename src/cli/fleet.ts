@@ -7,7 +7,7 @@ import type { DeviceSummary } from '../device/device.ts';
 import { DEFAULT_PORT } from '../server/run.ts';
 import { tcp, udp, type Transport } from '../transport/index.ts';
 import { formatTable } from './table.ts';
-import { parseDuration, parseInteger, parsePort } from './parse.ts';
+import { parseDuration, parseInteger, parseRemotePort } from './parse.ts';
 
 const TRANSPORTS: Record<string, Transport> = { tcp, udp };
 
@@ -25,8 +25,8 @@ export function fleetCommand(): Command {
     .option('--transports <list>', 'transports given out in turn, comma-separated', 'tcp,udp')
     .option('--first-id <n>', 'id of the first device; the others follow', parseInteger(1, 0xffff_ffff), 1)
     .option('--host <address>', 'server address', '127.0.0.1')
-    .option('--tcp-port <port>', 'server TCP port', parsePort, DEFAULT_PORT)
-    .option('--udp-port <port>', 'server UDP port', parsePort, DEFAULT_PORT)
+    .option('--tcp-port <port>', 'server TCP port', parseRemotePort, DEFAULT_PORT)
+    .option('--udp-port <port>', 'server UDP port', parseRemotePort, DEFAULT_PORT)
     .option('--interval <duration>', 'time between sampling rounds of each device', parseDuration, 1000)
     .option('--count <n>', 'readings per device, then stop', parseInteger(1, Number.MAX_SAFE_INTEGER))
     .option('--duration <duration>', 'stop after this long', parseDuration)

@@ -26,6 +26,9 @@ export function parseInteger(min: number, max: number): (text: string) => number
 
 export const parsePort = parseInteger(0, 65535);
 
+/** A port to send to: 0 means "any" only when listening. */
+export const parseRemotePort = parseInteger(1, 65535);
+
 /**
  * A point in time → Unix ms: an ISO 8601 date or date-time ("2026-11-23", "2026-11-23T10:00:00Z"),
  * Unix milliseconds, or a duration before now ("10m" = ten minutes ago).

@@ -133,13 +133,14 @@ describe('sensorwire device against a server', () => {
       ['--batch', '0'],
       ['--interval', '5 parsecs'],
       ['--key', 'nothex'],
+      ['--transport', 'udp', '--port', '0'],
     ];
     const outs = await inTurn(cases, (args) => run(t, ['device', '--port', port, '--id', '27', '--count', '3', ...args]));
     cases.forEach((args, i) => {
       const out = outs[i]!;
       assert.notEqual(out.code, 0, args.join(' '));
       assert.equal(out.stdout, '', args.join(' '));
-      assert.match(out.stderr, new RegExp(`error: .*${args[0]}`), args.join(' '));
+      assert.match(out.stderr, new RegExp(`error: .*${args.at(-2)}`), args.join(' '));
       assert.doesNotMatch(out.stderr, /^\s+at /m, 'a stack trace');
     });
     const store = openSqliteStore(srv.db, { readonly: true });
