@@ -47,7 +47,7 @@ export function impairCommand(): Command {
     .option('--duplicate <p>', 'probability of sending a datagram twice (0..1), both ways', parseProbability, 0)
     .option('--reorder <p>', 'probability of holding a datagram back until a later one has passed (0..1), both ways', parseProbability, 0)
     .option('--delay <duration>', 'delay added to every datagram, both ways, e.g. 20ms', parseDuration, 0)
-    .option('--jitter <duration>', 'the delay varies uniformly by up to this much either way', parseDuration, 0)
+    .option('--jitter <duration>', 'the delay varies uniformly by up to this much either way (order is kept: only --reorder reorders)', parseDuration, 0)
     .option('--loss-up <p>', 'loss for device → server only', parseProbability)
     .option('--loss-down <p>', 'loss for server → device only', parseProbability)
     .option('--duplicate-up <p>', 'duplication for device → server only', parseProbability)
