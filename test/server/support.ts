@@ -59,7 +59,7 @@ export interface SqliteServer {
 /** startServer on 127.0.0.1 (ports 0) with a SQLite store in a temp dir; closed at the end. */
 export async function startSqliteServer(
   t: TestContext,
-  options: Partial<Omit<ServerOptions, 'store' | 'log' | 'host'>> & { readonly wrap?: (store: Store) => Store } = {},
+  options: Partial<Omit<ServerOptions, 'store' | 'host'>> & { readonly wrap?: (store: Store) => Store } = {},
 ): Promise<SqliteServer> {
   const dir = tempDir(t);
   const dbPath = join(dir, 'readings.db');
