@@ -78,15 +78,8 @@ async function serve(options: ServerCommandOptions, log: Logger, keys: Map<numbe
     await store.close();
     throw error;
   }
-  const tcpAddress = formatAddress(server.tcp.host, server.tcp.port);
-  const udpAddress = formatAddress(server.udp.host, server.udp.port);
-  if (cluster.isWorker) {
-    process.send?.({ listening: { tcp: tcpAddress, udp: udpAddress } });
-  } else {
-    process.stdout.write(`listening tcp ${tcpAddress}\nlistening udp ${udpAddress}\n`);
-  }
-  log.info({ event: 'listening', tcp: tcpAddress, udp: udpAddress, db: options.db, auth: keys !== undefined }, 'server started');
-  await new Promise<void>((resolve) => {
+  // Handle signals before saying that it listens: whoever waits for that may signal at once.
+  const signalled = new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) return;
@@ -103,6 +96,15 @@ async function serve(options: ServerCommandOptions, log: Logger, keys: Map<numbe
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  const tcpAddress = formatAddress(server.tcp.host, server.tcp.port);
+  const udpAddress = formatAddress(server.udp.host, server.udp.port);
+  if (cluster.isWorker) {
+    process.send?.({ listening: { tcp: tcpAddress, udp: udpAddress } });
+  } else {
+    process.stdout.write(`listening tcp ${tcpAddress}\nlistening udp ${udpAddress}\n`);
+  }
+  log.info({ event: 'listening', tcp: tcpAddress, udp: udpAddress, db: options.db, auth: keys !== undefined }, 'server started');
+  await signalled;
   await server.close();
   log.info({ event: 'stopped', stats: server.ingest.stats }, 'server stopped');
   log.flush();
