@@ -31,15 +31,16 @@ export function demoCommand(): Command {
         // The first device starts with a nearly flat battery, so the CONFIG rule fires.
         policy: batteryPolicy({ thresholdMv: 3300, intervalMs: 2000, disable: ['position'] }),
       });
-      const out = (line: string): boolean => process.stdout.write(`${line}\n`);
-      out(`sensorwire demo: server on tcp ${formatAddress(server.tcp.host, server.tcp.port)} and udp ${formatAddress(server.udp.host, server.udp.port)}, database ${o.db}`);
-      out(`${o.devices} devices (tcp and udp in turn), a sampling round every ${o.interval} ms, ${o.batch} readings per message, for ${o.duration / 1000} s`);
+      // Ctrl-C from here on ends the run early (handled before the first line, which may prompt it).
       const controller = new AbortController();
       // Every device listens to it: no leak warning past ten devices.
       setMaxListeners(0, controller.signal);
       const onSignal = (): void => controller.abort();
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      const out = (line: string): boolean => process.stdout.write(`${line}\n`);
+      out(`sensorwire demo: server on tcp ${formatAddress(server.tcp.host, server.tcp.port)} and udp ${formatAddress(server.udp.host, server.udp.port)}, database ${o.db}`);
+      out(`${o.devices} devices (tcp and udp in turn), a sampling round every ${o.interval} ms, ${o.batch} readings per message, for ${o.duration / 1000} s`);
       const firstId = 1;
       const fleet = new Fleet({
         devices: o.devices,
