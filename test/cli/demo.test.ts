@@ -1,11 +1,12 @@
 // The demo as a newcomer runs it: the real `npm start -- --duration 3s --db <temp>` from the repo
 // root. It exits 0, prints a live line a second, the CONFIG that device 1 (its battery starts just
-// above the threshold) receives, and a table of stored totals that agrees with the database.
+// above the threshold) receives, and a table of stored totals that agrees with the database. And
+// Ctrl-C in the middle: the totals still, exit 0.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
-import { Cli, tempDir } from '../support/cli.ts';
+import { Cli, sensorwire, tempDir } from '../support/cli.ts';
 
 interface Counted {
   transport: string;
@@ -31,7 +32,7 @@ async function countStored(db: string): Promise<Map<number, Counted>> {
   }
 }
 
-describe('npm start (the demo)', () => {
+describe('sensorwire demo (what npm start runs)', () => {
   it('runs for --duration, shows live lines and the CONFIG, and prints totals that agree with the database', async (t) => {
     const db = join(tempDir(t), 'demo.db');
     const npm = new Cli('npm start', 'npm', ['start', '--', '--duration', '3s', '--db', db], { env: { CI: 'true' }, group: true });
@@ -74,5 +75,18 @@ describe('npm start (the demo)', () => {
     assert.deepEqual(total.slice(1).map(Number), [sum('tcp') + sum('udp'), sum('tcp'), sum('udp')]);
     // Told to sample every 2 s instead of every 0.5 s, device 1 stored less than the others.
     assert.ok(stored.get(1)!.readings < stored.get(2)!.readings, 'the CONFIG slowed device 1 down');
+  });
+
+  it('on Ctrl-C stops early, still printing the stored totals, and exits 0', async (t) => {
+    const db = join(tempDir(t), 'interrupted.db');
+    const demo = sensorwire(t, ['demo', '--duration', '60s', '--db', db]);
+    await demo.line(/^\[\s*1 s\] stored \d+ readings/);
+    demo.signal('SIGINT');
+    const out = await demo.finished();
+    assert.deepEqual([out.code, out.signal], [0, null], demo.describe());
+    const total = /^total: (\d+) readings stored/m.exec(out.stdout);
+    assert.ok(total, demo.describe());
+    const stored = await countStored(db);
+    assert.equal(Number(total[1]), [...stored.values()].reduce((n, c) => n + c.readings, 0));
   });
 });
