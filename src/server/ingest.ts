@@ -38,15 +38,15 @@ interface LinkState {
   closed: boolean;
 }
 
-/** Errors that end a TCP connection after the ERROR is sent. */
-const CLOSES_CONNECTION = new Set<ErrorCodeName>(['BAD_TAG', 'UNEXPECTED']);
+/** Errors that end a TCP connection after the ERROR is sent (and a first message other than HELLO). */
+const CLOSES_CONNECTION = new Set<ErrorCodeName>(['BAD_TAG']);
 
 function newState(deviceId: number | undefined): LinkState {
   return { deviceId, tail: Promise.resolve(), pending: 0, paused: false, lastCommit: Promise.resolve(), closing: false, closed: false };
 }
 
 class Refusal {
-  constructor(readonly code: ErrorCodeName, readonly text: string) {}
+  constructor(readonly code: ErrorCodeName, readonly text: string, readonly closes = false) {}
 }
 
 export class IngestServer {
@@ -176,6 +176,14 @@ export class IngestServer {
     if (state.closed) return; // queued before the server ended the connection, handled after
     try {
       if (this.keys) this.checkTag(m, bytes);
+      if (link.kind !== 'udp') {
+        // TCP (§6.3): HELLO first, or UNEXPECTED and the server closes; then one device only
+        // (UNEXPECTED, the connection stays open, §6.5).
+        if (state.deviceId === undefined && m.type !== 'HELLO') throw new Refusal('UNEXPECTED', 'send HELLO first', true);
+        if (state.deviceId !== undefined && state.deviceId !== m.deviceId) {
+          throw new Refusal('UNEXPECTED', `this connection carries device ${state.deviceId}, not ${m.deviceId}`);
+        }
+      }
       switch (m.type) {
         case 'HELLO':
           return await this.hello(link, state, m, transport, rxTime, rxClock);
@@ -201,7 +209,7 @@ export class IngestServer {
       }
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
-      this.refuse(link, transport, m, error.code, error.text, state);
+      this.refuse(link, transport, m, error.code, error.text, state, error.closes);
     }
   }
 
@@ -212,18 +220,9 @@ export class IngestServer {
     if (!verifyTag(key, bytes)) throw new Refusal('BAD_TAG', 'the authentication tag is wrong');
   }
 
-  private bind(link: Link, state: LinkState, deviceId: number): void {
-    if (link.kind === 'udp') return;
-    if (state.deviceId !== undefined && state.deviceId !== deviceId) {
-      throw new Refusal('UNEXPECTED', `this connection carries device ${state.deviceId}, not ${deviceId}`);
-    }
-    state.deviceId = deviceId;
-  }
-
   private async hello(
     link: Link, state: LinkState, m: MessageOf<'HELLO'>, transport: TransportName, rxTime: number, rxClock: bigint,
   ): Promise<void> {
-    this.bind(link, state, m.deviceId);
     const existing = await this.devices.get(m.deviceId, this.sharedStore);
     const sameSession = existing !== undefined && existing.record.session === m.session;
     if (this.keys && existing) {
@@ -244,6 +243,8 @@ export class IngestServer {
       lastSeen: rxTime,
     });
     device.window.accept(m.seq);
+    // The connection carries this device from its first accepted HELLO on.
+    if (link.kind !== 'udp') state.deviceId = m.deviceId;
     this.log.info(
       { event: 'hello', transport, remote: link.remote, device: m.deviceId, session: m.session, resumeSeq: m.resumeSeq, sensors: m.sensors.length, model: m.model },
       sameSession ? 'device resumed its session' : 'device started a session',
@@ -254,8 +255,6 @@ export class IngestServer {
   private async readings(
     link: Link, state: LinkState, m: MessageOf<'READINGS'>, transport: TransportName, rxTime: number, rxClock: bigint,
   ): Promise<void> {
-    if (link.kind !== 'udp' && state.deviceId === undefined) throw new Refusal('UNEXPECTED', 'send HELLO first');
-    this.bind(link, state, m.deviceId);
     const device = await this.devices.get(m.deviceId, link.kind === 'udp' && this.sharedStore);
     if (!device) throw new Refusal('UNKNOWN_DEVICE', `device ${m.deviceId} has no session here: send HELLO`);
     if (this.keys && device.window.tooOld(m.seq)) {
@@ -328,11 +327,13 @@ export class IngestServer {
     if (link.send(bytes)) this.stats[transport].bytesOut += bytes.length;
   }
 
-  private refuse(link: Link, transport: TransportName, m: Message, code: ErrorCodeName, text: string, state?: LinkState): void {
+  private refuse(
+    link: Link, transport: TransportName, m: Message, code: ErrorCodeName, text: string, state?: LinkState, closes = false,
+  ): void {
     this.stats[transport].refused++;
     this.log.warn({ event: 'refused', code, transport, remote: link.remote, device: m.deviceId, seq: m.seq, type: m.type }, text);
     this.send(link, transport, { type: 'ERROR', deviceId: m.deviceId, seq: this.devices.nextSeq(m.deviceId), code: ErrorCode[code], refSeq: m.seq, text });
-    if (link.kind !== 'udp' && CLOSES_CONNECTION.has(code)) {
+    if (link.kind !== 'udp' && (closes || CLOSES_CONNECTION.has(code))) {
       if (state) {
         state.closing = true;
         state.closed = true;
