@@ -226,3 +226,55 @@ describe('a peer that never closes its side', () => {
     await until(() => server.tcp.connections === 0, 'the server to drop the half-closed connection', 3000);
   });
 });
+
+describe('a TCP connection carries one device, HELLO first (§6.3, §6.5)', () => {
+  const helloOf = (deviceId: number, seq: number, session = 1): Message => ({
+    type: 'HELLO', deviceId, seq, session, resumeSeq: seq, intervalMs: 1000, model: '', firmware: '',
+    sensors: [{ id: 1, type: 'uint8', delivery: 'reliable', unit: '', name: '' }],
+  });
+  const readingsOf = (deviceId: number, seq: number): Message =>
+    ({ type: 'READINGS', deviceId, seq, baseTime: 1, readings: [{ sensor: 1, delta: 0, type: 'uint8', value: seq }] });
+
+  it('answers a first message other than HELLO with UNEXPECTED and closes', async (t) => {
+    const { server, tcpPort } = await startSqliteServer(t);
+    for (const first of [{ type: 'PING', deviceId: 5, seq: 1 }, { type: 'BYE', deviceId: 5, seq: 1, reason: 0 }] as Message[]) {
+      const c = await RawTcpClient.connect(t, tcpPort);
+      c.send(first);
+      assert.equal(errorCode(await c.next(`UNEXPECTED for a first ${first.type}`, errorFor(1))), ErrorCode.UNEXPECTED);
+      await within(c.closed, `the server to close after a first ${first.type}`);
+      assert.equal(c.inbox.got.length, 1, 'no PONG or ACK');
+    }
+    assert.equal(server.ingest.stats.tcp.refused, 2);
+  });
+
+  it('refuses another device id with UNEXPECTED and keeps the connection open', async (t) => {
+    const { store, tcpPort } = await startSqliteServer(t);
+    const c = await RawTcpClient.connect(t, tcpPort);
+    c.send(helloOf(5, 1));
+    await c.nextOpen('the HELLO ACK', (m) => m.type === 'ACK' && m.ackSeq === 1);
+    c.send(readingsOf(6, 2));
+    c.send(helloOf(6, 3));
+    c.send({ type: 'PING', deviceId: 6, seq: 4 });
+    for (const seq of [2, 3, 4]) assert.equal(errorCode(await c.nextOpen(`UNEXPECTED for seq ${seq}`, errorFor(seq))), ErrorCode.UNEXPECTED);
+    c.send(readingsOf(5, 5));
+    await c.nextOpen('the ACK of device 5\'s READINGS', (m) => m.type === 'ACK' && m.ackSeq === 5);
+    assert.equal(c.ended, false);
+    assert.deepEqual((await allReadings(store)).map((r) => `${r.device}/${r.seq}`), ['5/5']);
+    assert.equal(await store.loadDevice(6), undefined);
+  });
+
+  it('does not bind a connection to a device whose HELLO was refused', async (t) => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => i);
+    const { tcpPort } = await startSqliteServer(t, { keys: new Map([[5, key]]) });
+    const first = await RawTcpClient.connect(t, tcpPort);
+    first.send(helloOf(5, 1, 10), { key });
+    await first.nextOpen('the HELLO ACK', (m) => m.type === 'ACK' && m.ackSeq === 1);
+    first.close();
+    const c = await RawTcpClient.connect(t, tcpPort);
+    c.send(helloOf(5, 2, 9), { key }); // an older session: REPLAY, the connection stays open
+    assert.equal(errorCode(await c.nextOpen('REPLAY for the old session', errorFor(2))), ErrorCode.REPLAY);
+    c.send(readingsOf(5, 3), { key });
+    assert.equal(errorCode(await c.next('UNEXPECTED: still no HELLO on this connection', errorFor(3))), ErrorCode.UNEXPECTED);
+    await within(c.closed, 'the server to close');
+  });
+});
