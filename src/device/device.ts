@@ -169,8 +169,15 @@ export class SimulatedDevice {
     const onAbort = (): void => this.finish();
     external?.addEventListener('abort', onAbort, { once: true });
     if (external?.aborted) this.finish();
+    // A transport that cannot even start (e.g. a host name that does not resolve) ends the run:
+    // sampling stops, and run() rejects with that error once everything is closed.
+    let failure: { error: unknown } | undefined;
     try {
-      const connections = this.stream ? this.connectLoop() : this.datagramSession();
+      const connections = (this.stream ? this.connectLoop() : this.datagramSession()).catch((error: unknown) => {
+        failure = { error };
+        this.finish();
+        this.shutdown.abort();
+      });
       const sampling = this.sampleLoop();
       await sampling;
       await this.drain();
@@ -183,6 +190,7 @@ export class SimulatedDevice {
       this.shutdown.abort();
       this.link?.close();
     }
+    if (failure) throw failure.error;
     // Whatever is still held was never acknowledged (sent or not).
     for (const entry of this.outbox.all()) {
       this.messagesUnacked++;

@@ -96,11 +96,11 @@ export async function connectUdp(options: ConnectOptions, handler: LinkHandler):
   const socket = createSocket({ type: isIPv6(options.host) ? 'udp6' : 'udp4' });
   await bind(socket, 0, isIPv6(options.host) ? '::' : '0.0.0.0');
   await new Promise<void>((resolve, reject) => {
-    socket.connect(options.port, options.host, (error?: Error) =>
-      error
-        ? reject(new TransportError('CONNECT_FAILED', `cannot set UDP peer ${options.host}:${options.port}: ${error.message}`, { cause: error }))
-        : resolve(),
-    );
+    socket.connect(options.port, options.host, (error?: Error) => {
+      if (!error) return resolve();
+      socket.close();
+      reject(new TransportError('CONNECT_FAILED', `cannot set UDP peer ${options.host}:${options.port}: ${error.message}`, { cause: error }));
+    });
   });
   let open = true;
   let settle: (error: Error | undefined) => void = () => {};
