@@ -41,6 +41,19 @@ interface LinkState {
 /** Errors that end a TCP connection after the ERROR is sent (and a first message other than HELLO). */
 const CLOSES_CONNECTION = new Set<ErrorCodeName>(['BAD_TAG']);
 
+/** The longest start of `text` that fits in `bytes` bytes of UTF-8 (whole characters only). */
+function fitText(text: string, bytes: number): string {
+  let out = '';
+  let used = 0;
+  for (const ch of text) {
+    const n = Buffer.byteLength(ch);
+    if (used + n > bytes) break;
+    out += ch;
+    used += n;
+  }
+  return out;
+}
+
 function newState(deviceId: number | undefined): LinkState {
   return { deviceId, tail: Promise.resolve(), pending: 0, paused: false, lastCommit: Promise.resolve(), closing: false, closed: false };
 }
@@ -188,7 +201,7 @@ export class IngestServer {
         case 'HELLO':
           return await this.hello(link, state, m, transport, rxTime, rxClock);
         case 'READINGS':
-          return await this.readings(link, state, m, transport, rxTime, rxClock);
+          return await this.readings(link, state, m, transport, rxTime, rxClock, bytes.length);
         case 'PING':
           this.send(link, transport, { type: 'PONG', deviceId: m.deviceId, seq: this.devices.nextSeq(m.deviceId), pingSeq: m.seq });
           return;
@@ -209,7 +222,7 @@ export class IngestServer {
       }
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
-      this.refuse(link, transport, m, error.code, error.text, state, error.closes);
+      this.refuse(link, transport, m, error.code, error.text, bytes.length, state, error.closes);
     }
   }
 
@@ -253,7 +266,7 @@ export class IngestServer {
   }
 
   private async readings(
-    link: Link, state: LinkState, m: MessageOf<'READINGS'>, transport: TransportName, rxTime: number, rxClock: bigint,
+    link: Link, state: LinkState, m: MessageOf<'READINGS'>, transport: TransportName, rxTime: number, rxClock: bigint, size: number,
   ): Promise<void> {
     const device = await this.devices.get(m.deviceId, link.kind === 'udp' && this.sharedStore);
     if (!device) throw new Refusal('UNKNOWN_DEVICE', `device ${m.deviceId} has no session here: send HELLO`);
@@ -281,7 +294,7 @@ export class IngestServer {
       },
       (error: unknown) => {
         this.log.error({ event: 'storage', err: error, device: m.deviceId, seq: m.seq }, 'commit failed');
-        this.refuse(link, transport, m, 'STORAGE', 'the readings could not be stored; send them again later');
+        this.refuse(link, transport, m, 'STORAGE', 'the readings could not be stored; send them again later', size);
       },
     );
   }
@@ -327,12 +340,25 @@ export class IngestServer {
     if (link.send(bytes)) this.stats[transport].bytesOut += bytes.length;
   }
 
+  /** `size`: bytes of the refused message (a UDP answer is no larger, §6.5). */
   private refuse(
-    link: Link, transport: TransportName, m: Message, code: ErrorCodeName, text: string, state?: LinkState, closes = false,
+    link: Link, transport: TransportName, m: Message, code: ErrorCodeName, text: string, size: number, state?: LinkState, closes = false,
   ): void {
     this.stats[transport].refused++;
     this.log.warn({ event: 'refused', code, transport, remote: link.remote, device: m.deviceId, seq: m.seq, type: m.type }, text);
-    this.send(link, transport, { type: 'ERROR', deviceId: m.deviceId, seq: this.devices.nextSeq(m.deviceId), code: ErrorCode[code], refSeq: m.seq, text });
+    const error = (t: string): Message => ({ type: 'ERROR', deviceId: m.deviceId, seq: 0, code: ErrorCode[code], refSeq: m.seq, text: t });
+    if (link.kind === 'udp') {
+      // No amplification, as for malformed datagrams: the source address of a datagram may be
+      // forged, so the ERROR is no larger than what it answers (its text goes first).
+      const bare = encode(error('')).length; // with seq 0; the real seq adds at most 4 bytes
+      const room = size - bare - (Limits.MAX_VARINT_BYTES - 1);
+      if (room < 0) {
+        this.stats[transport].unanswered++;
+        return;
+      }
+      text = fitText(text, Math.min(room, 127));
+    }
+    this.send(link, transport, { ...error(text), seq: this.devices.nextSeq(m.deviceId) });
     if (link.kind !== 'udp' && (closes || CLOSES_CONNECTION.has(code))) {
       if (state) {
         state.closing = true;

@@ -13,7 +13,7 @@ export interface TransportStats {
   malformed: number;
   /** Well-formed messages refused with an ERROR. */
   refused: number;
-  /** Malformed UDP datagrams left unanswered (an answer would have been larger). */
+  /** UDP datagrams, malformed or refused, left unanswered (an ERROR would have been larger). */
   unanswered: number;
 }
 
