@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { Fleet } from '../../src/device/fleet.ts';
-import { ErrorCode, encodeFrame, type Message } from '../../src/protocol/index.ts';
+import { ErrorCode, encode, encodeFrame, type Message } from '../../src/protocol/index.ts';
 import { createRandom } from '../../src/device/random.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { tcp, udp } from '../../src/transport/index.ts';
@@ -276,5 +276,37 @@ describe('a TCP connection carries one device, HELLO first (§6.3, §6.5)', () =
     c.send(readingsOf(5, 3), { key });
     assert.equal(errorCode(await c.next('UNEXPECTED: still no HELLO on this connection', errorFor(3))), ErrorCode.UNEXPECTED);
     await within(c.closed, 'the server to close');
+  });
+});
+
+describe('UDP refusals do not amplify', () => {
+  it('answers a well-formed datagram it refuses with an ERROR no larger than the datagram', async (t) => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
+    const { server, udpPort } = await startSqliteServer(t, { keys: new Map([[41, key]]) });
+    const c = await RawUdpClient.open(t, udpPort);
+    const tiny = (deviceId: number, seq: number): Message =>
+      ({ type: 'READINGS', deviceId, seq, baseTime: 0, readings: [{ sensor: 1, delta: 0, type: 'bool', value: true }] });
+    const cases: { what: string; bytes: Uint8Array; code: number }[] = [
+      { what: 'a READINGS of a device without a session', bytes: encode(tiny(41, 1), { key }), code: ErrorCode.UNKNOWN_DEVICE },
+      { what: 'a forged READINGS', bytes: encode(tiny(41, 2)), code: ErrorCode.BAD_TAG },
+      { what: 'a READINGS of a device without a key', bytes: encode(tiny(0x7fff_ffff, 0x7fff_ffff)), code: ErrorCode.BAD_TAG },
+      {
+        what: 'a large READINGS of a device without a session',
+        bytes: encode({ type: 'READINGS', deviceId: 41, seq: 3, baseTime: 0, readings: [{ sensor: 1, delta: 0, type: 'string', value: 'x'.repeat(200) }] }, { key }),
+        code: ErrorCode.UNKNOWN_DEVICE,
+      },
+    ];
+    let i = 0;
+    for (const k of cases) {
+      await c.sendBytes(k.bytes);
+      const reply = await c.next(`the answer to ${k.what}`, isError);
+      assert.equal(errorCode(reply), k.code, k.what);
+      const size = c.sizes[i++]!;
+      assert.ok(size <= k.bytes.length, `${k.what}: a ${size}-byte ERROR for a ${k.bytes.length}-byte datagram`);
+    }
+    const last = c.inbox.got.at(-1);
+    assert.ok(last?.type === 'ERROR' && last.text.length > 0, 'a large datagram gets the explanation too');
+    assert.equal(server.ingest.stats.udp.refused, cases.length);
+    assert.equal(server.ingest.stats.udp.unanswered, 0);
   });
 });
