@@ -68,10 +68,23 @@ export class DeviceRegistry {
     return state;
   }
 
+  /**
+   * The seq of the server's next message to this device. Devices with a session here have their
+   * own count; replies to any other sender (malformed input, unknown or unauthenticated device
+   * ids, all of which anyone can send) share the count of device 0, so that such input cannot
+   * make the server keep one counter per device id it names.
+   */
   nextSeq(deviceId: number): number {
-    const seq = (this.seqs.get(deviceId) ?? 0) + 1;
-    this.seqs.set(deviceId, seq > 0xffff_ffff ? 1 : seq);
-    return seq;
+    const key = this.states.has(deviceId) ? deviceId : 0;
+    const seq = (this.seqs.get(key) ?? 0) + 1;
+    const next = seq > 0xffff_ffff ? 1 : seq;
+    this.seqs.set(key, next);
+    return next;
+  }
+
+  /** Counters of server seqs held (one per device with a session, plus the shared one). */
+  get counters(): number {
+    return this.seqs.size;
   }
 
   get size(): number {
