@@ -5,6 +5,7 @@ import {
   type ErrorCodeName, type Frame, type Message, type MessageOf,
 } from '../protocol/index.ts';
 import type { Link, LinkHandler } from '../transport/types.ts';
+import { StoreError } from '../store/errors.ts';
 import type { Store, TransportName } from '../store/types.ts';
 import type { Logger } from '../log.ts';
 import { Committer } from './committer.ts';
@@ -221,6 +222,12 @@ export class IngestServer {
           throw new Refusal('UNEXPECTED', 'CONFIG goes from server to device');
       }
     } catch (error) {
+      if (error instanceof StoreError) {
+        // Loading or saving the device failed (a HELLO not recorded): nothing was accepted.
+        this.log.error({ event: 'storage', err: error, device: m.deviceId, seq: m.seq, type: m.type }, 'storage failed');
+        this.refuse(link, transport, m, 'STORAGE', 'the server could not read or record the device; send it again later', bytes.length, state);
+        return;
+      }
       if (!(error instanceof Refusal)) throw error;
       this.refuse(link, transport, m, error.code, error.text, bytes.length, state, error.closes);
     }
