@@ -42,6 +42,16 @@ class ScriptedStore extends DelegatingStore {
     this.held = undefined;
   }
 
+  failSaves = 0;
+
+  override async saveDevice(record: Parameters<Store['saveDevice']>[0]): Promise<void> {
+    if (this.failSaves > 0) {
+      this.failSaves--;
+      throw new StoreError('STORE_WRITE', 'disk full (scripted)');
+    }
+    return this.inner.saveDevice(record);
+  }
+
   override async commit(batches: readonly ReadingsBatch[]): Promise<CommitOutcome[]> {
     this.groups.push(batches.map((b) => b.seq));
     if (this.held) await this.held;
@@ -116,6 +126,29 @@ describe('Committer', () => {
 });
 
 describe('ingest with a failing store', () => {
+  it('answers a HELLO it could not record with ERROR STORAGE, and the next HELLO with ACK', async (t) => {
+    const store = new ScriptedStore();
+    store.failSaves = 1;
+    const ingest = new IngestServer({ store: store as Store, log: silentLogger() });
+    const transport = createMemoryTransport();
+    const listener = await transport.listen({ port: 0 }, ingest.handler);
+    t.after(() => listener.close());
+    const got: Message[] = [];
+    const link = await transport.connect({ host: 'memory', port: listener.port }, { frame: (_l, f) => void (f.ok && got.push(f.message)) });
+    t.after(() => link.close());
+    for (const seq of [1, 2]) {
+      link.send(encode({
+        type: 'HELLO', deviceId: 3, seq, session: 1, resumeSeq: seq, intervalMs: 1000, model: '', firmware: '',
+        sensors: [{ id: 1, type: 'uint8', delivery: 'reliable', unit: '', name: '' }],
+      }));
+    }
+    await until(() => got.length === 2, 'two answers');
+    const [first, second] = got;
+    assert.ok(first?.type === 'ERROR' && first.code === ErrorCode.STORAGE && first.refSeq === 1, JSON.stringify(first));
+    assert.ok(second?.type === 'ACK' && second.ackSeq === 2 && second.status === 'OK');
+    assert.equal((await store.loadDevice(3))?.highestSeq, 2);
+  });
+
   it('answers ERROR STORAGE and no ACK for every READINGS of the failed group; their resend is stored once', async (t) => {
     const store = new ScriptedStore();
     const ingest = new IngestServer({ store: store as Store, log: silentLogger() });
