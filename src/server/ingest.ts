@@ -77,7 +77,8 @@ export class IngestServer {
   /** Datagram queues per device id, so that one device's datagrams are handled in order. */
   private readonly datagramQueues = new Map<number, LinkState>();
   private inFlight = 0;
-  private idle: (() => void) | undefined;
+  /** Callers of drain() waiting for inFlight to reach 0. */
+  private idle: (() => void)[] = [];
 
   constructor(options: IngestOptions) {
     this.store = options.store;
@@ -105,7 +106,7 @@ export class IngestServer {
 
   /** Resolves when every frame received so far has been handled and answered. */
   async drain(): Promise<void> {
-    while (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    while (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
     await this.committer.drain();
   }
 
@@ -163,7 +164,7 @@ export class IngestServer {
           link.resume();
         }
         if (link.kind === 'udp' && state.pending === 0) this.datagramQueues.delete(deviceId);
-        if (--this.inFlight === 0) this.idle?.();
+        if (--this.inFlight === 0) for (const wake of this.idle.splice(0)) wake();
       });
   }
 
