@@ -2,7 +2,7 @@
 // (stop taking input, answer what is in flight, close the links, close the store).
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
-import { listenTcp, listenUdp, type Listener } from '../transport/index.ts';
+import { listenTcp, listenUdp, type LinkHandler, type Listener } from '../transport/index.ts';
 import { IngestServer } from './ingest.ts';
 import type { ConfigPolicy } from './policy.ts';
 
@@ -38,6 +38,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.policy ? { policy: options.policy } : {}),
     sharedStore: options.sharedStore ?? false,
   });
+  // Once shutdown starts, frames are neither stored nor acknowledged: a device still holds
+  // them and sends them again to the next server. (Storing without acknowledging would be safe
+  // but would leave the device unsure.)
+  let closing = false;
+  const handler: LinkHandler = {
+    open: (link) => ingest.handler.open?.(link),
+    frame: (link, frame) => {
+      if (closing) {
+        link.pause();
+        return;
+      }
+      ingest.handler.frame(link, frame);
+    },
+    close: (link, error) => ingest.handler.close?.(link, error),
+  };
   const tcp = await listenTcp(
     {
       host: options.host,
@@ -45,29 +60,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
       ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     },
-    ingest.handler,
+    handler,
   );
   let udp: Listener;
   try {
-    udp = await listenUdp({ host: options.host, port: options.udpPort }, ingest.handler);
+    udp = await listenUdp({ host: options.host, port: options.udpPort }, handler);
   } catch (error) {
     await tcp.close(0);
     throw error;
   }
-  let closing: Promise<void> | undefined;
+  let shutdown: Promise<void> | undefined;
   return {
     ingest,
     tcp,
     udp,
     close(): Promise<void> {
-      closing ??= (async () => {
-        // Answer everything already received, then end the connections and stop UDP.
+      shutdown ??= (async () => {
+        // Take nothing new, answer everything already taken, then end the connections and UDP.
+        closing = true;
         await ingest.drain();
         await Promise.all([tcp.close(2000), udp.close()]);
         await ingest.drain();
         await options.store.close();
       })();
-      return closing;
+      return shutdown;
     },
   };
 }
