@@ -116,6 +116,8 @@ export class SimulatedDevice {
   private readonly stream: boolean;
   /** Ends connection attempts and waits once the device is finished. */
   private readonly shutdown = new AbortController();
+  /** Pending retries (later()), cleared when the run ends. */
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   private intervalMs: number;
   private nextSeq = 1;
@@ -188,6 +190,8 @@ export class SimulatedDevice {
     } finally {
       external?.removeEventListener('abort', onAbort);
       this.shutdown.abort();
+      for (const timer of this.timers) clearTimeout(timer);
+      this.timers.clear();
       this.link?.close();
     }
     if (failure) throw failure.error;
@@ -323,6 +327,7 @@ export class SimulatedDevice {
   }
 
   private sendHello(): void {
+    this.helloAcked = false;
     const resumeSeq = this.outbox.lowestSeq ?? this.nextSeq;
     this.helloSeq = this.control({
       type: 'HELLO',
@@ -482,10 +487,16 @@ export class SimulatedDevice {
         // acknowledged (PROTOCOL.md §6.3). It was refused, not lost: nothing of it was stored.
         this.outbox.requeue(m.refSeq);
         // One HELLO for a burst of refusals; a HELLO already on its way is retried on timeout.
-        if (this.helloAcked) {
-          this.helloAcked = false;
-          this.sendHello();
-        }
+        if (this.helloAcked) this.sendHello();
+        break;
+      }
+      case ErrorCode.STORAGE: {
+        // The server could not commit it and stored nothing: send it again a little later
+        // (PROTOCOL.md §11), or the HELLO it could not record.
+        this.later(() => {
+          if (m.refSeq === this.helloSeq && !this.helloAcked) this.sendHello();
+          else if (this.outbox.requeue(m.refSeq)) this.pump();
+        });
         break;
       }
       case ErrorCode.UNKNOWN_SENSOR:
@@ -498,6 +509,15 @@ export class SimulatedDevice {
       default:
         break;
     }
+  }
+
+  /** Runs `fn` after the shortest reconnect delay, unless the device has finished by then. */
+  private later(fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.shutdown.signal.aborted) fn();
+    }, this.o.backoffMs?.min ?? 100);
+    this.timers.add(timer);
   }
 
   // ---- the end --------------------------------------------------------------------------
