@@ -8,6 +8,7 @@ import { SimulatedDevice, type DeviceEvent, type DeviceOptions, type DeviceSumma
 import { silentLogger } from '../../src/log.ts';
 import { ErrorCode, encode, type Frame, type Message } from '../../src/protocol/index.ts';
 import { IngestServer } from '../../src/server/ingest.ts';
+import { StoreError } from '../../src/store/errors.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { StoredReading } from '../../src/store/types.ts';
 import { createMemoryTransport, type Link, type LinkHandler, type Transport } from '../../src/transport/index.ts';
@@ -52,7 +53,7 @@ function device(
 const isReadings = (f: Frame): f is Frame & { ok: true; message: Extract<Message, { type: 'READINGS' }> } =>
   f.ok && f.message.type === 'READINGS';
 
-describe('SimulatedDevice over the memory transport', () => {
+describe('SimulatedDevice over the memory transport', { timeout: 120_000 }, () => {
   it('resends what was never acknowledged after the connection drops', async (t) => {
     // The server drops the connection when READINGS seq 6 arrives, without taking it.
     let dropped = false;
@@ -137,6 +138,44 @@ describe('SimulatedDevice over the memory transport', () => {
     assert.ok(rows.every((r) => r.sensor !== 9));
   });
 
+  it('sends a READINGS refused with STORAGE again later, and all are stored', async (t) => {
+    // The server's store fails the commits of the second and third READINGS it sees.
+    const { transport, port, store } = await memoryServer(t);
+    const commit = store.commit.bind(store);
+    let commits = 0;
+    store.commit = async (batches) => {
+      commits++;
+      if (commits === 2 || commits === 3) throw new StoreError('STORE_WRITE', 'disk full (scripted)');
+      return commit(batches);
+    };
+    const { run, events } = device(t, transport, port, { batch: 3, count: 30, intervalMs: 5 });
+    const s = await run;
+    assert.ok(events.some((e) => e.kind === 'error' && e.code === ErrorCode.STORAGE));
+    assert.deepEqual([s.readings.generated, s.readings.acknowledged, s.readings.unacknowledged, s.readings.rejected], [30, 30, 0, 0]);
+    assert.ok(s.messages.retransmissions >= 1);
+    assert.equal(s.reconnects, 0, 'resent on the same connection');
+    assert.equal((await stored(store)).length, 30);
+  });
+
+  it('recovers from a HELLO the server could not record (STORAGE): everything is stored in the end', async (t) => {
+    const { transport, port, store } = await memoryServer(t);
+    const save = store.saveDevice.bind(store);
+    let saves = 0;
+    store.saveDevice = async (record) => {
+      if (++saves === 1) throw new StoreError('STORE_WRITE', 'disk full (scripted)');
+      return save(record);
+    };
+    const { run, events } = device(t, transport, port, { batch: 3, count: 30, intervalMs: 5 });
+    const s = await run;
+    const codes = events.flatMap((e) => (e.kind === 'error' ? [e.code] : []));
+    assert.equal(codes[0], ErrorCode.STORAGE);
+    // The READINGS right behind the refused HELLO are refused too (UNEXPECTED: no HELLO on the
+    // connection, which the server closes); the device reconnects, says HELLO and resends.
+    assert.deepEqual([s.readings.generated, s.readings.acknowledged, s.readings.unacknowledged, s.readings.rejected], [30, 30, 0, 0]);
+    assert.ok(s.reconnects <= 1);
+    assert.equal((await stored(store)).length, 30);
+  });
+
   it('drops the oldest messages beyond its queue limit and counts them', async (t) => {
     // A server that acknowledges the HELLO and nothing else.
     const { transport, port } = await memoryServer(t, (link, frame, pass) => {
@@ -153,7 +192,7 @@ describe('SimulatedDevice over the memory transport', () => {
   });
 });
 
-describe('SimulatedDevice numbering', () => {
+describe('SimulatedDevice numbering', { timeout: 120_000 }, () => {
   it('numbers the messages made while it could not send after its HELLO, so an authenticating server takes them all', async (t) => {
     // No server yet: the device makes 100 messages (far more than the 64 seqs of the server's
     // replay window) while it retries the connection.
@@ -192,7 +231,7 @@ function asUdp(transport: Transport): Transport {
   return { kind: 'udp', listen: (o, h) => transport.listen(o, h), connect: (o, h) => transport.connect(o, h) };
 }
 
-describe('SimulatedDevice over UDP', () => {
+describe('SimulatedDevice over UDP', { timeout: 120_000 }, () => {
   it('answers UNKNOWN_DEVICE with a HELLO and sends the refused READINGS again once it is acknowledged', async (t) => {
     // A scripted server: ACKs every HELLO and READINGS, except that the first READINGS is
     // refused with UNKNOWN_DEVICE (the server lost the device, or another worker has the HELLO).

@@ -17,7 +17,7 @@ function send(box: Outbox, window: number, next: { seq: number }, now = 0): numb
   return sent;
 }
 
-describe('Outbox', () => {
+describe('Outbox', { timeout: 120_000 }, () => {
   it('holds messages unnumbered until their first send, then numbers them in the order made', () => {
     const box = new Outbox(10);
     const a = box.add(build, 3);

@@ -58,7 +58,7 @@ async function forged(t: TestContext, port: number, helloSeq: number, bytes: Uin
   await within(c.closed, 'the server to close after BAD_TAG');
 }
 
-describe('server --keys', () => {
+describe('server --keys', { timeout: 120_000 }, () => {
   it('stores what is signed with the right key, refuses forgeries and replays, and stores nothing of them', async (t) => {
     const dir = tempDir(t);
     const db = join(dir, 'readings.db');

@@ -63,7 +63,7 @@ class ScriptedStore extends DelegatingStore {
   }
 }
 
-describe('Committer', () => {
+describe('Committer', { timeout: 120_000 }, () => {
   it('commits what is queued in one turn in one transaction, and resolves in queue order', async () => {
     const store = new ScriptedStore();
     const committer = new Committer(store);
@@ -125,7 +125,7 @@ describe('Committer', () => {
   });
 });
 
-describe('ingest with a failing store', () => {
+describe('ingest with a failing store', { timeout: 120_000 }, () => {
   it('answers a HELLO it could not record with ERROR STORAGE, and the next HELLO with ACK', async (t) => {
     const store = new ScriptedStore();
     store.failSaves = 1;

@@ -80,7 +80,7 @@ async function lowBattery(t: TestContext, transport: Transport): Promise<void> {
   assert.ok(gap >= SLOW_MS * 0.9, `rounds ${gap} ms apart on average: ${rounds.join(', ')}`);
 }
 
-describe('battery CONFIG policy', () => {
+describe('battery CONFIG policy', { timeout: 120_000 }, () => {
   it('over TCP: the device slows down, switches sensors off and acknowledges', async (t) => {
     await lowBattery(t, tcp);
   });

@@ -14,7 +14,7 @@ function record(deviceId: number, session: number, highestSeq = 1): DeviceRecord
   };
 }
 
-describe('DeviceRegistry', () => {
+describe('DeviceRegistry', { timeout: 120_000 }, () => {
   it('numbers its messages per device with a session, from 1', async () => {
     const registry = new DeviceRegistry(new MemoryStore());
     await registry.hello(record(7, 1));

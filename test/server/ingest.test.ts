@@ -26,7 +26,7 @@ class SlowLoads extends DelegatingStore {
   }
 }
 
-describe('IngestServer.drain', () => {
+describe('IngestServer.drain', { timeout: 120_000 }, () => {
   it('resolves for every caller waiting at once', async (t) => {
     const store = new SlowLoads();
     const ingest = new IngestServer({ store, log: silentLogger() });

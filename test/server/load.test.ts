@@ -78,7 +78,7 @@ async function fleetRun(t: TestContext, transport: Transport): Promise<void> {
   assert.ok(server.ingest.transactions >= 1);
 }
 
-describe('200 devices at once', () => {
+describe('200 devices at once', { timeout: 120_000 }, () => {
   it('over TCP: every reading acknowledged and stored exactly once', async (t) => {
     await fleetRun(t, tcp);
   });

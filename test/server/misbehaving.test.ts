@@ -122,7 +122,7 @@ async function udpGarbage(t: TestContext, port: number): Promise<{ sent: number;
   return { sent: sizes.length, unanswered };
 }
 
-describe('misbehaving clients', () => {
+describe('misbehaving clients', { timeout: 120_000 }, () => {
   it('are refused while good TCP and UDP devices carry on', async (t) => {
     const { server, dbPath, tcpPort, udpPort } = await startSqliteServer(t, { idleTimeoutMs: IDLE_MS });
     const log = new AckLog();
@@ -179,7 +179,7 @@ describe('misbehaving clients', () => {
   });
 });
 
-describe('a connection the server ends gives nothing more', () => {
+describe('a connection the server ends gives nothing more', { timeout: 120_000 }, () => {
   const hello = encodeFrame({
     type: 'HELLO', deviceId: 5, seq: 1, session: 1, resumeSeq: 1, intervalMs: 1000, model: '', firmware: '',
     sensors: [{ id: 1, type: 'uint8', delivery: 'reliable', unit: '', name: '' }],
@@ -209,7 +209,7 @@ describe('a connection the server ends gives nothing more', () => {
   }
 });
 
-describe('a peer that never closes its side', () => {
+describe('a peer that never closes its side', { timeout: 120_000 }, () => {
   it('is dropped an idle period after the server closed its own', async (t) => {
     const { server, tcpPort } = await startSqliteServer(t, { idleTimeoutMs: 200 });
     // allowHalfOpen: the client does not answer the server's FIN with its own.
@@ -227,7 +227,7 @@ describe('a peer that never closes its side', () => {
   });
 });
 
-describe('a TCP connection carries one device, HELLO first (§6.3, §6.5)', () => {
+describe('a TCP connection carries one device, HELLO first (§6.3, §6.5)', { timeout: 120_000 }, () => {
   const helloOf = (deviceId: number, seq: number, session = 1): Message => ({
     type: 'HELLO', deviceId, seq, session, resumeSeq: seq, intervalMs: 1000, model: '', firmware: '',
     sensors: [{ id: 1, type: 'uint8', delivery: 'reliable', unit: '', name: '' }],
@@ -279,7 +279,7 @@ describe('a TCP connection carries one device, HELLO first (§6.3, §6.5)', () =
   });
 });
 
-describe('UDP refusals do not amplify', () => {
+describe('UDP refusals do not amplify', { timeout: 120_000 }, () => {
   it('answers a well-formed datagram it refuses with an ERROR no larger than the datagram', async (t) => {
     const key = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
     const { server, udpPort } = await startSqliteServer(t, { keys: new Map([[41, key]]) });

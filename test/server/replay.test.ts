@@ -26,7 +26,7 @@ class Model {
   }
 }
 
-describe('ReplayWindow', () => {
+describe('ReplayWindow', { timeout: 120_000 }, () => {
   it('starts empty: nothing seen, nothing too old', () => {
     const w = new ReplayWindow();
     assert.equal(w.highest, 0);

@@ -15,7 +15,7 @@ import { AckLog, HOST, ServerProcess, checkStore, checkSummaries, tempDir } from
 const DEVICES = 5;
 const COUNT = 300;
 
-describe('server killed and restarted mid-run', () => {
+describe('server killed and restarted mid-run', { timeout: 120_000 }, () => {
   it('loses and duplicates nothing: TCP devices reconnect and resend', async (t) => {
     const dir = tempDir(t);
     const db = join(dir, 'readings.db');

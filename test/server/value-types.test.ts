@@ -185,7 +185,7 @@ async function everyValueType(t: TestContext, kind: 'tcp' | 'udp'): Promise<void
   reread.forEach((s, i) => assertSameValue(s, sent[i]!, `re-read reading ${i}`));
 }
 
-describe('every value type reaches the store intact', () => {
+describe('every value type reaches the store intact', { timeout: 120_000 }, () => {
   it('over TCP', async (t) => {
     await everyValueType(t, 'tcp');
   });

@@ -21,7 +21,7 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-describe('server --workers 2', () => {
+describe('server --workers 2', { timeout: 120_000 }, () => {
   it('stores every reading once through both workers; SIGTERM stops the workers and exits 0', async (t) => {
     const db = join(tempDir(t), 'readings.db');
     const srv = ServerProcess.start(t, ['--workers', '2', '--host', HOST, '--tcp-port', '0', '--udp-port', '0', '--db', db, '--log-level', 'info']);
