@@ -101,6 +101,13 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     }
   });
 
+/**
+ * Seqs a TCP device lets lie between the oldest message it holds and the next one it numbers:
+ * the server's replay window (64, PROTOCOL.md §8) less room for the HELLO of a reconnect and a
+ * few control messages (ACKs of CONFIG, PONGs, more HELLOs) sent meanwhile.
+ */
+const SEQ_SPAN = 64 - 8;
+
 /** Bytes of the varint TCP length prefix of a message of n bytes. */
 const prefixLength = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : 3);
 
@@ -309,6 +316,12 @@ export class SimulatedDevice {
     const window = this.stream ? (this.o.window ?? 64) : Infinity;
     for (const entry of this.outbox.sendable(window)) {
       if (!this.link.open) return;
+      // TCP: a message still unacknowledged is sent again after a reconnect, behind a HELLO with
+      // a newer seq. A server with keys refuses any seq at or below its highest minus 64
+      // (PROTOCOL.md §8), so no new seq is taken more than SEQ_SPAN below which the oldest held
+      // one, and the next HELLO, would fall out of that window.
+      const lowest = this.outbox.lowestSeq;
+      if (entry.bytes === undefined && this.stream && lowest !== undefined && this.nextSeq - lowest >= SEQ_SPAN) return;
       const bytes = entry.bytes ?? this.outbox.number(entry, this.nextSeq++);
       if (!this.sendNow(bytes)) return;
       if (entry.sends > 0) this.retransmissions++;
