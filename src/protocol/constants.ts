@@ -1,5 +1,12 @@
 // Numbers of the wire format, named once. PROTOCOL.md is the normative text for each of them.
 
+/** name → code table turned around: code → name (undefined for codes the table lacks). */
+export function byCode<N extends string>(table: Readonly<Record<N, number>>): readonly (N | undefined)[] {
+  const out: (N | undefined)[] = [];
+  for (const [name, code] of Object.entries(table) as [N, number][]) out[code] = name;
+  return out;
+}
+
 /** The protocol version this codec speaks (high nibble of byte 0). */
 export const VERSION = 1;
 

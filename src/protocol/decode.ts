@@ -1,15 +1,13 @@
 // bytes → Message. Every malformed input ends in a ProtocolError with a code and an offset.
-import { AckStatus, DeliveryClass, Flag, Limits, type AckStatusName, type DeliveryClassName } from './constants.ts';
+import { AckStatus, DeliveryClass, Flag, Limits, byCode, type AckStatusName, type DeliveryClassName } from './constants.ts';
 import { ProtocolError } from './errors.ts';
 import { readHeader, type DecodeOptions } from './header.ts';
 import { Reader } from './reader.ts';
 import type { ConfigBody, Message, Reading, RudpAck, SackRange, SensorSpec } from './types.ts';
 import { readValue, valueTypeOf } from './values.ts';
 
-const ACK_STATUS_BY_CODE: AckStatusName[] = [];
-for (const [name, code] of Object.entries(AckStatus) as [AckStatusName, number][]) ACK_STATUS_BY_CODE[code] = name;
-const DELIVERY_BY_CODE: DeliveryClassName[] = [];
-for (const [name, code] of Object.entries(DeliveryClass) as [DeliveryClassName, number][]) DELIVERY_BY_CODE[code] = name;
+const ACK_STATUS_BY_CODE = byCode<AckStatusName>(AckStatus);
+const DELIVERY_BY_CODE = byCode<DeliveryClassName>(DeliveryClass);
 
 export type { DecodeOptions };
 

@@ -1,11 +1,10 @@
 // The common header: byte 0 = version (high nibble) and type (low nibble), byte 1 = flags,
 // then the device id and the sequence number as varints.
-import { Flag, Limits, MessageType, RESERVED_FLAGS, TAG_LENGTH, VERSION, type MessageTypeName } from './constants.ts';
+import { Flag, Limits, byCode, MessageType, RESERVED_FLAGS, TAG_LENGTH, VERSION, type MessageTypeName } from './constants.ts';
 import { ProtocolError } from './errors.ts';
 import { Reader } from './reader.ts';
 
-const TYPE_BY_CODE: (MessageTypeName | undefined)[] = [];
-for (const [name, code] of Object.entries(MessageType) as [MessageTypeName, number][]) TYPE_BY_CODE[code] = name;
+const TYPE_BY_CODE = byCode<MessageTypeName>(MessageType);
 
 export interface Header {
   readonly version: number;

@@ -1,13 +1,12 @@
 // Typed values: one function writes each type, one reads it. The value's type code has already
 // been read or written by the caller.
-import { Limits, ValueType, type ValueTypeName } from './constants.ts';
+import { Limits, ValueType, byCode, type ValueTypeName } from './constants.ts';
 import { ProtocolError } from './errors.ts';
 import type { Reader } from './reader.ts';
 import type { Value } from './types.ts';
 import type { Writer } from './writer.ts';
 
-const TYPE_BY_CODE: (ValueTypeName | undefined)[] = [];
-for (const [name, code] of Object.entries(ValueType) as [ValueTypeName, number][]) TYPE_BY_CODE[code] = name;
+const TYPE_BY_CODE = byCode<ValueTypeName>(ValueType);
 
 /** The value type a code stands for, or UNKNOWN_VALUE_TYPE. */
 export function valueTypeOf(code: number, offset: number): ValueTypeName {
