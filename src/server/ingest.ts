@@ -1,5 +1,7 @@
 // The ingest logic: takes frames from any transport's links, checks them, stores readings
 // through the group committer, and answers with ACK, PONG, CONFIG or ERROR (PROTOCOL.md §6).
+// Messages with the RELIABLE flag belong to an rudp session (§7): they pass a per-device
+// receiver that commits READINGS in seq order and acknowledges cumulatively.
 import {
   AckStatus, ErrorCode, Limits, decodeHeader, encode, verifyTag,
   type ErrorCodeName, type Frame, type Message, type MessageOf,
@@ -11,6 +13,7 @@ import type { Logger } from '../log.ts';
 import { Committer } from './committer.ts';
 import { DeviceRegistry, type DeviceState } from './devices.ts';
 import type { ConfigPolicy } from './policy.ts';
+import { RudpState, type RudpPeer, type Trigger } from './rudp.ts';
 import { emptyStats, type ServerStats } from './stats.ts';
 
 export interface IngestOptions {
@@ -59,6 +62,20 @@ function newState(deviceId: number | undefined): LinkState {
   return { deviceId, tail: Promise.resolve(), pending: 0, paused: false, lastCommit: Promise.resolve(), closing: false, closed: false };
 }
 
+/** Microseconds since `rxClock`, as an ACK's hold. */
+function holdSince(rxClock: bigint): number {
+  return Math.min(Number((process.hrtime.bigint() - rxClock) / 1000n), Limits.MAX_VARINT);
+}
+
+/** Every reading's sensor must be in the device's catalogue, with its declared type. */
+function checkSensors(device: DeviceState, m: MessageOf<'READINGS'>): void {
+  m.readings.forEach((r, i) => {
+    const spec = device.sensors.get(r.sensor);
+    if (!spec) throw new Refusal('UNKNOWN_SENSOR', `reading ${i}: sensor ${r.sensor} is not in the catalogue`);
+    if (spec.type !== r.type) throw new Refusal('UNKNOWN_SENSOR', `reading ${i}: sensor ${r.sensor} is declared ${spec.type}, not ${r.type}`);
+  });
+}
+
 class Refusal {
   constructor(readonly code: ErrorCodeName, readonly text: string, readonly closes = false) {}
 }
@@ -76,6 +93,7 @@ export class IngestServer {
   private readonly links = new WeakMap<Link, LinkState>();
   /** Datagram queues per device id, so that one device's datagrams are handled in order. */
   private readonly datagramQueues = new Map<number, LinkState>();
+  private readonly rudp = new RudpState();
   private inFlight = 0;
   /** Callers of drain() waiting for inFlight to reach 0. */
   private idle: (() => void)[] = [];
@@ -114,6 +132,21 @@ export class IngestServer {
     return this.committer.transactions;
   }
 
+  /** The epoch this server gives its rudp sessions (PROTOCOL.md §7.1). */
+  get epoch(): number {
+    return this.rudp.epoch;
+  }
+
+  /** Devices with an rudp session open here. */
+  get rudpSessions(): number {
+    return this.rudp.sessions;
+  }
+
+  /** Stops the rudp timers; call once the listeners are closed and drain() has resolved. */
+  close(): void {
+    this.rudp.stop();
+  }
+
   private transportOf(link: Link, message?: Message): TransportName {
     if (link.kind === 'udp') return message?.reliable ? 'rudp' : 'udp';
     return 'tcp';
@@ -127,6 +160,7 @@ export class IngestServer {
     // frames that follow the bad one, even in the same read, are neither handled nor stored.
     if (link.kind !== 'udp' && this.queueFor(link, 0).closing) return;
     this.stats[transport].bytesIn += frame.bytes.length;
+    if (transport === 'rudp') this.rudp.received(link.remote, frame.bytes.length);
     if (!frame.ok) {
       if (link.kind === 'udp') {
         this.malformed(link, frame, transport);
@@ -191,6 +225,7 @@ export class IngestServer {
     if (state.closed) return; // queued before the server ended the connection, handled after
     try {
       if (this.keys) this.checkTag(m, bytes);
+      if (transport === 'rudp') return await this.reliable(link, state, m, bytes.length, { rxTime, rxClock });
       if (link.kind !== 'udp') {
         // TCP (§6.3): HELLO first, or UNEXPECTED and the server closes; then one device only
         // (UNEXPECTED, the connection stays open, §6.5).
@@ -200,8 +235,11 @@ export class IngestServer {
         }
       }
       switch (m.type) {
-        case 'HELLO':
-          return await this.hello(link, state, m, transport, rxTime, rxClock);
+        case 'HELLO': {
+          const device = await this.hello(link, state, m, transport, rxTime);
+          this.ack(link, transport, m, 'OK', rxTime, rxClock, device);
+          return;
+        }
         case 'READINGS':
           return await this.readings(link, state, m, transport, rxTime, rxClock, bytes.length);
         case 'PING':
@@ -241,9 +279,8 @@ export class IngestServer {
     if (!verifyTag(key, bytes)) throw new Refusal('BAD_TAG', 'the authentication tag is wrong');
   }
 
-  private async hello(
-    link: Link, state: LinkState, m: MessageOf<'HELLO'>, transport: TransportName, rxTime: number, rxClock: bigint,
-  ): Promise<void> {
+  /** Records a HELLO (the caller answers it). */
+  private async hello(link: Link, state: LinkState, m: MessageOf<'HELLO'>, transport: TransportName, rxTime: number): Promise<DeviceState> {
     const existing = await this.devices.get(m.deviceId, this.sharedStore);
     const sameSession = existing !== undefined && existing.record.session === m.session;
     if (this.keys && existing) {
@@ -270,7 +307,9 @@ export class IngestServer {
       { event: 'hello', transport, remote: link.remote, device: m.deviceId, session: m.session, resumeSeq: m.resumeSeq, sensors: m.sensors.length, model: m.model },
       sameSession ? 'device resumed its session' : 'device started a session',
     );
-    this.ack(link, transport, m, 'OK', rxTime, rxClock, device);
+    // A session on another transport ends the device's rudp session, if it had one.
+    if (transport !== 'rudp') this.rudp.drop(m.deviceId);
+    return device;
   }
 
   private async readings(
@@ -281,11 +320,7 @@ export class IngestServer {
     if (this.keys && device.window.tooOld(m.seq)) {
       throw new Refusal('REPLAY', `seq ${m.seq} is more than 64 below the highest accepted (${device.window.highest})`);
     }
-    m.readings.forEach((r, i) => {
-      const spec = device.sensors.get(r.sensor);
-      if (!spec) throw new Refusal('UNKNOWN_SENSOR', `reading ${i}: sensor ${r.sensor} is not in the catalogue`);
-      if (spec.type !== r.type) throw new Refusal('UNKNOWN_SENSOR', `reading ${i}: sensor ${r.sensor} is declared ${spec.type}, not ${r.type}`);
-    });
+    checkSensors(device, m);
     const committed = this.committer.commit({
       deviceId: m.deviceId, session: device.record.session, seq: m.seq, transport, baseTime: m.baseTime, receivedAt: rxTime, readings: m.readings,
     });
@@ -306,6 +341,198 @@ export class IngestServer {
       },
     );
   }
+
+  // ---- rudp (PROTOCOL.md §7) --------------------------------------------------------------
+
+  /** A message with the RELIABLE flag. Runs in the device's datagram queue, so in arrival order. */
+  private async reliable(link: Link, state: LinkState, m: Message, size: number, trigger: Trigger): Promise<void> {
+    if (m.type === 'HELLO') return this.reliableHello(link, state, m, trigger);
+    const peer = this.rudp.get(m.deviceId);
+    if (!peer) {
+      // No rudp state for this device (a restart, a BYE, or never a HELLO): §7.8.
+      this.resync(link, m, trigger);
+      return;
+    }
+    peer.link = link;
+    const receiver = peer.receiver;
+    const arrival = receiver.arrive(m.seq, m.type === 'READINGS' ? { m, rxTime: trigger.rxTime } : undefined);
+    if (arrival.kind === 'outside') return; // dropped unread (§7.2): the device sends it again
+    peer.trigger = trigger;
+    if (arrival.kind === 'duplicate') {
+      this.stats.rudp.duplicates++;
+      peer.urgent = true;
+      peer.status = 'DUPLICATE';
+      this.flushRudp(peer);
+      return;
+    }
+    peer.status = 'OK';
+    if (!arrival.inOrder) peer.urgent = true; // a gap opened or filled: the device should know now
+    try {
+      switch (m.type) {
+        case 'READINGS':
+          checkSensors(peer.device, m);
+          break; // committed in seq order below
+        case 'PING':
+          this.send(link, 'rudp', { type: 'PONG', deviceId: m.deviceId, seq: this.devices.nextSeq(m.deviceId), pingSeq: m.seq, reliable: true });
+          peer.urgent = true;
+          receiver.handled(m.seq);
+          break;
+        case 'BYE':
+          this.log.info({ event: 'bye', transport: 'rudp', remote: link.remote, device: m.deviceId, reason: m.reason }, 'device said goodbye');
+          peer.byeSeq = m.seq;
+          peer.urgent = true;
+          receiver.handled(m.seq);
+          break;
+        case 'ACK':
+          await this.deviceAck(m);
+          receiver.handled(m.seq);
+          break;
+        case 'ERROR':
+          this.log.info({ event: 'device-error', transport: 'rudp', remote: link.remote, device: m.deviceId, code: m.code, refSeq: m.seq }, m.text);
+          receiver.handled(m.seq);
+          break;
+        case 'PONG':
+          receiver.handled(m.seq);
+          break;
+        case 'CONFIG':
+          throw new Refusal('UNEXPECTED', 'CONFIG goes from server to device');
+      }
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      // Refused for good (the device drops it on the ERROR): the point passes over it.
+      this.refuse(link, 'rudp', m, error.code, error.text, size, state);
+      receiver.handled(m.seq);
+      peer.urgent = true;
+    }
+    this.commitInOrder(peer);
+    this.flushRudp(peer);
+  }
+
+  private async reliableHello(link: Link, state: LinkState, m: MessageOf<'HELLO'>, trigger: Trigger): Promise<void> {
+    let peer = this.rudp.get(m.deviceId);
+    if (peer && peer.session === m.session && (m.seq <= peer.receiver.cumulative || peer.receiver.holds(m.seq))) {
+      // The same HELLO again: the device had not seen the point pass it.
+      peer.link = link;
+      this.stats.rudp.duplicates++;
+      peer.trigger = trigger;
+      peer.urgent = true;
+      peer.status = 'DUPLICATE';
+      this.flushRudp(peer);
+      return;
+    }
+    const device = await this.hello(link, state, m, 'rudp', trigger.rxTime);
+    this.rudp.validate(link.remote);
+    if (!peer || peer.session !== m.session) {
+      peer = this.rudp.open(m.deviceId, m.session, m.resumeSeq, link, device);
+    } else {
+      peer.link = link;
+      peer.device = device;
+      peer.receiver.resume(m.resumeSeq);
+    }
+    // The HELLO takes its seq like any message (§7.2); one beyond the window is sent again later.
+    if (peer.receiver.arrive(m.seq).kind === 'accepted') peer.receiver.handled(m.seq);
+    peer.trigger = trigger;
+    peer.urgent = true;
+    peer.status = 'OK';
+    this.commitInOrder(peer);
+    this.flushRudp(peer);
+  }
+
+  /** Commits, in seq order, the READINGS the point has reached (§7.2). */
+  private commitInOrder(peer: RudpPeer): void {
+    for (const { seq, item } of peer.receiver.deliverable()) {
+      if (!item || peer.committing.has(seq)) continue;
+      peer.committing.add(seq);
+      const { m, rxTime } = item;
+      const committed = this.committer.commit({
+        deviceId: m.deviceId, session: peer.session, seq, transport: 'rudp', baseTime: m.baseTime, receivedAt: rxTime, readings: m.readings,
+      });
+      void committed.then(
+        (outcome) => {
+          peer.committing.delete(seq);
+          const device = peer.device;
+          device.window.accept(seq);
+          if (outcome === 'duplicate') {
+            // Stored before (e.g. by this server before a restart): acknowledged, not stored again.
+            this.stats.rudp.duplicates++;
+            peer.status = 'DUPLICATE';
+            peer.urgent = true;
+          } else this.stats.rudp.readingsStored += m.readings.length;
+          this.applyPolicy(device, m);
+          peer.receiver.handled(seq);
+          this.flushRudp(peer);
+        },
+        (error: unknown) => {
+          peer.committing.delete(seq);
+          peer.receiver.forget(seq); // not stored: its retransmission is taken as new
+          this.log.error({ event: 'storage', err: error, device: m.deviceId, seq }, 'commit failed');
+          this.refuse(peer.link, 'rudp', m, 'STORAGE', 'the readings could not be stored; they will be taken again', m.readings.length + 16);
+          this.flushRudp(peer);
+        },
+      );
+    }
+  }
+
+  /**
+   * Sends the ACK the rules of §7.3 call for now, or arms the delayed one. While commits are
+   * under way it waits for them: their ACK covers more, and an ACK never covers what is not
+   * committed.
+   */
+  private flushRudp(peer: RudpPeer): void {
+    if (this.rudp.get(peer.deviceId) !== peer) return; // the session ended or was replaced
+    if (peer.committing.size > 0) return;
+    const receiver = peer.receiver;
+    if (peer.byeSeq !== 0 && receiver.cumulative >= peer.byeSeq) {
+      // Everything up to the BYE is handled: acknowledge it and forget the session (§7.8).
+      this.sendRudpAck(peer);
+      this.rudp.drop(peer.deviceId);
+      return;
+    }
+    if (peer.urgent || receiver.ackDue()) this.sendRudpAck(peer);
+    else if (receiver.pendingAcks > 0) peer.delay(() => this.flushDelayed(peer));
+  }
+
+  private flushDelayed(peer: RudpPeer): void {
+    if (this.rudp.get(peer.deviceId) !== peer || peer.committing.size > 0) return;
+    if (peer.receiver.pendingAcks > 0 || peer.urgent) this.sendRudpAck(peer);
+  }
+
+  private sendRudpAck(peer: RudpPeer): void {
+    const receiver = peer.receiver;
+    const trigger = peer.trigger ?? { rxTime: Date.now(), rxClock: process.hrtime.bigint() };
+    const device = peer.device;
+    const seq = this.devices.nextSeq(peer.deviceId);
+    const config = device?.pending?.body;
+    if (config) device.pending?.carriedBy.add(seq);
+    this.send(peer.link, 'rudp', {
+      type: 'ACK',
+      deviceId: peer.deviceId,
+      seq,
+      status: peer.status,
+      ackSeq: receiver.cumulative,
+      rxTime: trigger.rxTime,
+      holdUs: holdSince(trigger.rxClock),
+      rudp: { epoch: this.rudp.epoch, window: receiver.window, sack: receiver.ranges() },
+      ...(config ? { config } : {}),
+    });
+    peer.acknowledged();
+  }
+
+  /** No rudp state for the device: ask it to resynchronise, and take nothing of the message (§7.8). */
+  private resync(link: Link, m: Message, trigger: Trigger): void {
+    this.send(link, 'rudp', {
+      type: 'ACK',
+      deviceId: m.deviceId,
+      seq: this.devices.nextSeq(m.deviceId),
+      status: 'RESYNC',
+      ackSeq: 0,
+      rxTime: trigger.rxTime,
+      holdUs: holdSince(trigger.rxClock),
+      rudp: { epoch: this.rudp.epoch, window: 0, sack: [] },
+    });
+  }
+
+  // ---- configuration -----------------------------------------------------------------------
 
   private applyPolicy(device: DeviceState, m: MessageOf<'READINGS'>): void {
     if (!this.policy || device.pending) return;
@@ -337,14 +564,18 @@ export class IngestServer {
     const seq = this.devices.nextSeq(m.deviceId);
     const config = device?.pending?.body;
     if (config) device.pending?.carriedBy.add(seq);
-    const holdUs = Math.min(Number((process.hrtime.bigint() - rxClock) / 1000n), Limits.MAX_VARINT);
     this.send(link, transport, {
-      type: 'ACK', deviceId: m.deviceId, seq, status, ackSeq: m.seq, rxTime, holdUs, ...(config ? { config } : {}),
+      type: 'ACK', deviceId: m.deviceId, seq, status, ackSeq: m.seq, rxTime, holdUs: holdSince(rxClock), ...(config ? { config } : {}),
     });
   }
 
   private send(link: Link, transport: TransportName, message: Message): void {
     const bytes = encode(message);
+    // rudp: an address that has not said HELLO gets at most 3× what it sent (§7.1).
+    if (transport === 'rudp' && !this.rudp.allow(link.remote, bytes.length)) {
+      this.stats.rudp.unanswered++;
+      return;
+    }
     if (link.send(bytes)) this.stats[transport].bytesOut += bytes.length;
   }
 

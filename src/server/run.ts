@@ -81,6 +81,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await ingest.drain();
         await Promise.all([tcp.close(2000), udp.close()]);
         await ingest.drain();
+        ingest.close();
         await options.store.close();
       })();
       return shutdown;

@@ -62,6 +62,20 @@ export class RudpReceiver<T> {
     return out;
   }
 
+  /**
+   * Forgets a message that could not be handled (its commit failed), so that its retransmission
+   * is taken as new.
+   */
+  forget(seq: number): void {
+    if (seq <= this.cumulative || this.done.has(seq)) return;
+    this.received.delete(seq);
+  }
+
+  /** True when `seq` is buffered above the point (received, not yet passed). */
+  holds(seq: number): boolean {
+    return this.received.has(seq);
+  }
+
   /** Marks a message handled (a READINGS: committed); the point advances over handled runs. */
   handled(seq: number): void {
     if (seq <= this.cumulative) return;
