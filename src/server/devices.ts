@@ -54,6 +54,11 @@ export class DeviceRegistry {
     return state;
   }
 
+  /** The device's state if this process has it at hand (no store read). */
+  cached(deviceId: number): DeviceState | undefined {
+    return this.states.get(deviceId);
+  }
+
   /** Stores a HELLO's record and returns the state for it (kept if the session continues). */
   async hello(record: DeviceRecord): Promise<DeviceState> {
     await this.store.saveDevice(record);
