@@ -379,6 +379,9 @@ export class IngestServer {
 
   /** A message with the RELIABLE flag. Runs in the device's datagram queue, so in arrival order. */
   private async reliable(link: Link, state: LinkState, m: Message, size: number, trigger: Trigger): Promise<void> {
+    // Cluster workers share the UDP socket, and an rudp session's state lives in one process's
+    // memory: datagrams of one session would reach several workers, each with its own epoch.
+    if (this.sharedStore) throw new Refusal('UNEXPECTED', 'rudp needs a server of one process (--workers 1)');
     if (m.type === 'HELLO') return this.reliableHello(link, state, m, trigger);
     const peer = this.rudp.get(m.deviceId);
     if (!peer) {

@@ -9,8 +9,9 @@ import { describe, it } from 'node:test';
 import { Fleet } from '../../src/device/fleet.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { tcp, udp } from '../../src/transport/index.ts';
+import { ErrorCode } from '../../src/protocol/index.ts';
 import { until, within } from '../support/wait.ts';
-import { AckLog, HOST, ServerProcess, alive, checkStore, checkSummaries, tempDir } from './support.ts';
+import { AckLog, HOST, RawUdpClient, ServerProcess, alive, checkStore, checkSummaries, tempDir } from './support.ts';
 
 /** PIDs of a process's children, from /proc (Linux). */
 function childrenOf(pid: number): number[] {
@@ -59,6 +60,15 @@ describe('server --workers 2', { timeout: 120_000 }, () => {
     t.after(() => fleet.finish());
     const summaries = await within(fleet.run(), 'the devices to finish', 30_000);
     assert.deepEqual(log.errors, []);
+
+    // rudp keeps a session's state in one process's memory: workers refuse it, saying why.
+    const rudpClient = await RawUdpClient.open(t, udpPort);
+    await rudpClient.send({
+      type: 'HELLO', deviceId: 900, seq: 1, reliable: true, session: 1, resumeSeq: 1, intervalMs: 1000, model: 'x'.repeat(60), firmware: '1', sensors: [{ id: 1, type: 'bool', delivery: 'reliable', unit: '', name: 'door' }],
+    });
+    const refusal = await rudpClient.next('the refusal of an rudp HELLO');
+    assert.ok(refusal.type === 'ERROR' && refusal.code === ErrorCode.UNEXPECTED, JSON.stringify(refusal));
+    assert.match(refusal.text, /^rudp needs a server of one process/);
 
     srv.kill('SIGTERM');
     const end = await srv.exit('the primary to exit after SIGTERM', 10_000);
