@@ -28,8 +28,18 @@ export function describeEvent(e: DeviceEvent): string {
       return `error ${e.name} (${e.code})${e.refSeq ? ` about #${e.refSeq}` : ''}: ${e.text}`;
     case 'pong':
       return `pong for #${e.pingSeq}`;
+    case 'retransmit': {
+      const changed = e.superseded > 0 ? `; ${e.superseded} stale latest reading${e.superseded === 1 ? '' : 's'} out, ${e.replaced} replaced by newer` : '';
+      return `resent #${e.seq} (${e.reason}): ${e.readings} reading${e.readings === 1 ? '' : 's'}${changed}`;
+    }
+    case 'resync':
+      return `resync (${e.reason === 'RESYNC' ? 'the server lost the session' : 'new server epoch'}): epoch ${hex(e.epoch)}, HELLO with resume seq ${e.resumeSeq}, ${e.held} held to send again`;
+    case 'gave-up':
+      return `error GAVE_UP (${e.code}) about #${e.seq}: ${e.reason === 'silence' ? 'nothing from the server for 30 s' : 'retransmitted too often'}; ${e.held} held, saying HELLO again`;
   }
 }
+
+const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 
 /** The end-of-run summary for a person. */
 export function describeSummary(s: DeviceSummary): string {
@@ -38,12 +48,25 @@ export function describeSummary(s: DeviceSummary): string {
   return [
     `device ${s.device} over ${s.transport}, session ${s.session}, ${(s.durationMs / 1000).toFixed(1)} s`,
     `  readings:  ${r.generated} generated, ${r.sent} sent, ${r.acknowledged} acknowledged, ${r.unacknowledged} unacknowledged` +
-      (r.rejected ? `, ${r.rejected} rejected` : '') + (r.dropped ? `, ${r.dropped} dropped (queue full)` : ''),
+      (r.rejected ? `, ${r.rejected} rejected` : '') + (r.dropped ? `, ${r.dropped} dropped (queue full)` : '') +
+      (r.superseded ? `, ${r.superseded} superseded by newer samples` : ''),
     `  messages:  ${s.messages.sent} sent, ${s.messages.acknowledged} acknowledged (${s.messages.duplicates} as duplicates), ` +
       `${s.messages.retransmissions} resent, ${s.messages.unacknowledged} unacknowledged`,
     `  bytes:     ${s.bytes.sent} sent, ${s.bytes.received} received (application bytes)`,
     `  rtt:       min / avg / max ${rtt}`,
     `  clock:     server − device ≈ ${s.clockOffsetMs === null ? 'unknown' : `${ms(s.clockOffsetMs)} ms`}`,
     `  session:   ${s.reconnects} reconnects, ${s.configsApplied} configs applied, interval now ${s.intervalMs} ms`,
+    ...(s.rudp ? [describeRudp(s.rudp)] : []),
+  ].join('\n');
+}
+
+function describeRudp(r: NonNullable<DeviceSummary['rudp']>): string {
+  const t = r.retransmissions;
+  const srtt = r.srttMs === null ? 'no samples' : `srtt ${ms(r.srttMs)} ms, rttvar ${ms(r.rttvarMs ?? 0)} ms`;
+  return [
+    `  rudp:      ${srtt}, rto ${Math.round(r.rtoMs)} ms, epoch ${r.epoch === null ? 'none' : hex(r.epoch)}`,
+    `             resent: ${t.timeout} on timeout, ${t.fast} fast, ${t.probe} window probes, ${t.resync} after resync`,
+    `             ${r.resyncs} resyncs, ${r.gaveUp} gave up, ${r.keepalives} keepalives, ` +
+      `${r.superseded} stale latest readings left out (${r.replaced} replaced by newer)`,
   ].join('\n');
 }

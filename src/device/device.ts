@@ -1,19 +1,29 @@
 // A simulated device: HELLO, then READINGS of its sensors every interval, in batches; obeys
 // CONFIG; over TCP it reconnects with backoff and resends what was never acknowledged; over
-// plain UDP it counts what was never acknowledged. run() resolves with a summary.
+// plain UDP it counts what was never acknowledged; over rudp (UDP with `reliable`) its
+// RudpSession delivers every message, in order. run() resolves with a summary.
 import {
   ErrorCode, Limits, encode, errorCodeName,
-  type ConfigBody, type ErrorCodeName, type Frame, type Message, type MessageOf, type Reading, type Value,
+  type ConfigBody, type ErrorCodeName, type Frame, type Message, type MessageOf,
 } from '../protocol/index.ts';
 import type { Connection, Transport } from '../transport/types.ts';
+import type { DeviceEvent, Sample } from './events.ts';
 import { Outbox } from './outbox.ts';
 import { createRandom } from './random.ts';
+import { RudpSession, readingsMessage, type Control } from './rudp.ts';
 import { simulatedSensors, type SimulatedSensor, type SimulationOptions } from './sensors.ts';
 import { Timing, type RttSummary } from './timing.ts';
+
+export type { DeviceEvent } from './events.ts';
 
 export interface DeviceOptions {
   readonly id: number;
   readonly transport: Transport;
+  /**
+   * rudp (PROTOCOL.md §7): every message RELIABLE, retransmitted until the server's cumulative
+   * ack covers it. Needs a datagram transport (UDP). Default false.
+   */
+  readonly reliable?: boolean;
   readonly host: string;
   readonly port: number;
   /** Time between sampling rounds (every enabled sensor is read once a round), ms. */
@@ -29,7 +39,7 @@ export interface DeviceOptions {
   readonly session?: number;
   /** Unacknowledged messages in flight at once (TCP). Default 64. */
   readonly window?: number;
-  /** Unacknowledged messages held; beyond it the oldest is dropped. Default 1000. */
+  /** Unacknowledged messages held (rudp: waiting for a seq); beyond it the oldest is dropped. Default 1000. */
   readonly queueLimit?: number;
   /** UDP: an ACK later than this counts as lost. Default 2000 ms. */
   readonly ackTimeoutMs?: number;
@@ -46,14 +56,27 @@ export interface DeviceOptions {
   readonly onEvent?: (event: DeviceEvent) => void;
 }
 
-export type DeviceEvent =
-  | { readonly kind: 'connected'; readonly remote: string }
-  | { readonly kind: 'disconnected'; readonly reason: string }
-  | { readonly kind: 'reconnecting'; readonly delayMs: number; readonly attempt: number; readonly reason: string }
-  | { readonly kind: 'ack'; readonly ackSeq: number; readonly status: string; readonly what: 'HELLO' | 'READINGS' | 'BYE' | 'other'; readonly readings: number; readonly rttMs?: number }
-  | { readonly kind: 'config'; readonly configId: number; readonly intervalMs: number; readonly previousIntervalMs: number; readonly enabled: readonly string[]; readonly disabled: readonly string[] }
-  | { readonly kind: 'error'; readonly code: number; readonly name: string; readonly refSeq: number; readonly text: string }
-  | { readonly kind: 'pong'; readonly pingSeq: number };
+/** What an rudp device adds to its summary (PROTOCOL.md §7). */
+export interface RudpSummary {
+  /** The server's epoch the device held at the end. */
+  readonly epoch: number | null;
+  /** Smoothed RTT and its variation (RFC 6298), null before the first sample. */
+  readonly srttMs: number | null;
+  readonly rttvarMs: number | null;
+  /** The retransmission timeout at the end, backoff included. */
+  readonly rtoMs: number;
+  /** Sends again, by cause: the timer, a zero-window probe, fast retransmit, a resynchronisation. */
+  readonly retransmissions: { readonly timeout: number; readonly probe: number; readonly fast: number; readonly resync: number };
+  /** Times the device gave up (GAVE_UP, 40) and opened the session again. */
+  readonly gaveUp: number;
+  /** Resynchronisations: RESYNC answers and new epochs. */
+  readonly resyncs: number;
+  /** PINGs sent because nothing else was to be sent for 15 s. */
+  readonly keepalives: number;
+  /** `latest` readings left out of resends for a newer sample, and the newer waiting samples that took their place. */
+  readonly superseded: number;
+  readonly replaced: number;
+}
 
 export interface DeviceSummary {
   readonly device: number;
@@ -67,6 +90,8 @@ export interface DeviceSummary {
     readonly unacknowledged: number;
     readonly rejected: number;
     readonly dropped: number;
+    /** rudp: `latest` readings a newer sample superseded before they were acknowledged (§7.7). */
+    readonly superseded: number;
   };
   readonly messages: {
     readonly sent: number;
@@ -75,18 +100,15 @@ export interface DeviceSummary {
     readonly retransmissions: number;
     readonly unacknowledged: number;
   };
+  /** Every datagram or frame, retransmissions included. */
   readonly bytes: { readonly sent: number; readonly received: number };
   readonly rtt: RttSummary | null;
   readonly clockOffsetMs: number | null;
   readonly reconnects: number;
   readonly configsApplied: number;
   readonly intervalMs: number;
-}
-
-interface Sample {
-  readonly sensor: number;
-  readonly ts: number;
-  readonly value: Value;
+  /** Present for rudp only. */
+  readonly rudp?: RudpSummary;
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -121,6 +143,8 @@ export class SimulatedDevice {
   private readonly session: number;
   private readonly maxMessage: number;
   private readonly stream: boolean;
+  /** The rudp session, when `reliable`. */
+  private readonly rudp: RudpSession | undefined;
   /** Ends connection attempts and waits once the device is finished. */
   private readonly shutdown = new AbortController();
   /** Pending retries (later()), cleared when the run ends. */
@@ -169,7 +193,26 @@ export class SimulatedDevice {
     this.session = options.session ?? Math.floor(Date.now() / 1000);
     this.intervalMs = options.intervalMs;
     this.stream = options.transport.kind !== 'udp';
+    if (options.reliable === true && options.transport.kind !== 'udp') {
+      throw new RangeError(`rudp runs over UDP, not ${options.transport.kind}`);
+    }
     this.maxMessage = this.stream ? Limits.MAX_TCP_MESSAGE : Limits.MAX_UDP_MESSAGE;
+    this.rudp = options.reliable === true ? this.rudpSession() : undefined;
+  }
+
+  private rudpSession(): RudpSession {
+    const latest = new Set(this.sensors.filter((s) => s.spec.delivery === 'latest').map((s) => s.spec.id));
+    return new RudpSession({
+      deviceId: this.o.id,
+      encode: (m) => this.encode(m),
+      send: (bytes) => this.sendNow(bytes),
+      hello: () => this.helloBody(),
+      latest,
+      waiting: () => this.buffer,
+      timing: this.timing,
+      ...(this.o.onEvent ? { onEvent: this.o.onEvent } : {}),
+      queueLimit: this.o.queueLimit ?? 1000,
+    });
   }
 
   async run(): Promise<DeviceSummary> {
@@ -182,7 +225,8 @@ export class SimulatedDevice {
     // sampling stops, and run() rejects with that error once everything is closed.
     let failure: { error: unknown } | undefined;
     try {
-      const connections = (this.stream ? this.connectLoop() : this.datagramSession()).catch((error: unknown) => {
+      const session = this.stream ? this.connectLoop() : this.rudp ? this.reliableSession() : this.datagramSession();
+      const connections = session.catch((error: unknown) => {
         failure = { error };
         this.finish();
         this.shutdown.abort();
@@ -196,6 +240,7 @@ export class SimulatedDevice {
       await connections;
     } finally {
       external?.removeEventListener('abort', onAbort);
+      this.rudp?.close();
       this.shutdown.abort();
       for (const timer of this.timers) clearTimeout(timer);
       this.timers.clear();
@@ -207,6 +252,11 @@ export class SimulatedDevice {
       this.messagesUnacked++;
       this.readingsUnacked += entry.readings;
     }
+    if (this.rudp) {
+      const left = this.rudp.unacknowledged();
+      this.messagesUnacked += left.messages;
+      this.readingsUnacked += left.readings;
+    }
     return this.summary();
   }
 
@@ -217,7 +267,7 @@ export class SimulatedDevice {
 
   /** Readings acknowledged so far. */
   get acknowledgedSoFar(): number {
-    return this.readingsAcked;
+    return this.rudp ? this.rudp.counters.readingsAcked : this.readingsAcked;
   }
 
   /** Stops sampling; run() then drains, says BYE and resolves. */
@@ -256,7 +306,7 @@ export class SimulatedDevice {
     for (const sensor of this.sensors) {
       if (!this.enabled.has(sensor.spec.id)) continue;
       if (this.o.count !== undefined && this.generated >= this.o.count) break;
-      this.buffer.push({ sensor: sensor.spec.id, ts: now, value: sensor.sample(elapsed) });
+      this.buffer.push({ sensor: sensor.spec.id, ts: now, value: sensor.sample(elapsed), order: this.generated });
       this.generated++;
     }
     if (this.o.count !== undefined && this.generated >= this.o.count) this.finish();
@@ -269,10 +319,12 @@ export class SimulatedDevice {
       let take = Math.min(this.o.batch, this.buffer.length);
       for (;;) {
         // Numbered when first sent (see outbox.ts); sized here with the longest seq there is.
-        const message = this.readingsMessage(this.buffer.slice(0, take), Limits.MAX_VARINT);
+        const samples = this.buffer.slice(0, take);
+        const message = readingsMessage(this.o.id, samples, Limits.MAX_VARINT);
         if (this.tryEncode(message)) {
           this.buffer.splice(0, take);
-          this.outbox.add((seq) => this.encode({ ...message, seq }), take);
+          if (this.rudp) this.rudp.addReadings(samples);
+          else this.outbox.add((seq) => this.encode({ ...message, seq }), take);
           break;
         }
         // Too large for the transport (e.g. a UDP datagram): fewer readings in this message.
@@ -280,12 +332,6 @@ export class SimulatedDevice {
       }
     }
     this.pump();
-  }
-
-  private readingsMessage(samples: readonly Sample[], seq: number): MessageOf<'READINGS'> {
-    const baseTime = samples[0]?.ts ?? Date.now();
-    const readings = samples.map((s): Reading => ({ sensor: s.sensor, delta: s.ts - baseTime, ...s.value }) as Reading);
-    return { type: 'READINGS', deviceId: this.o.id, seq, baseTime, readings };
   }
 
   private tryEncode(message: Message): Uint8Array | undefined {
@@ -309,7 +355,7 @@ export class SimulatedDevice {
 
   /** Sends what the window allows. */
   private pump(): void {
-    if (!this.link?.open || this.helloSeq === 0) return;
+    if (this.rudp || !this.link?.open || this.helloSeq === 0) return;
     // UDP: datagrams may overtake one another (and reach different server workers), so READINGS
     // wait until the server has acknowledged the HELLO; until then they are held, not lost.
     if (!this.stream && !this.helloAcked) return;
@@ -333,7 +379,12 @@ export class SimulatedDevice {
     }
   }
 
-  private control(message: Omit<MessageOf<'HELLO'>, 'seq'> | Omit<MessageOf<'BYE'>, 'seq'> | Omit<MessageOf<'ACK'>, 'seq'> | Omit<MessageOf<'PONG'>, 'seq'>): number {
+  private control(message: Omit<MessageOf<'HELLO'>, 'seq'> | Control): number {
+    // rudp: numbered and held by the session (it sends HELLO itself).
+    if (this.rudp && message.type !== 'HELLO') {
+      this.rudp.enqueue(message);
+      return 0;
+    }
     const seq = this.nextSeq++;
     this.sendNow(this.encode({ ...message, seq } as Message));
     return seq;
@@ -342,18 +393,21 @@ export class SimulatedDevice {
   private sendHello(): void {
     this.helloAcked = false;
     const resumeSeq = this.outbox.lowestSeq ?? this.nextSeq;
-    this.helloSeq = this.control({
+    this.helloSeq = this.control({ ...this.helloBody(), resumeSeq });
+    this.helloSentAt = performance.now();
+    this.pump();
+  }
+
+  private helloBody(): Omit<MessageOf<'HELLO'>, 'seq' | 'resumeSeq'> {
+    return {
       type: 'HELLO',
       deviceId: this.o.id,
       session: this.session,
-      resumeSeq,
       intervalMs: this.intervalMs,
       model: this.o.model ?? 'sensorwire-sim',
       firmware: this.o.firmware ?? '1.0.0',
       sensors: this.sensors.map((s) => s.spec),
-    });
-    this.helloSentAt = performance.now();
-    this.pump();
+    };
   }
 
   // ---- connections ----------------------------------------------------------------------
@@ -413,6 +467,15 @@ export class SimulatedDevice {
     }
   }
 
+  /** rudp: one socket for the whole run; the session retransmits, resynchronises and gives up by itself. */
+  private async reliableSession(): Promise<void> {
+    const signal = this.shutdown.signal;
+    this.link = await this.o.transport.connect({ host: this.o.host, port: this.o.port, signal }, { frame: (_l, f) => this.onFrame(f) });
+    this.o.onEvent?.({ kind: 'connected', remote: this.link.remote });
+    this.rudp?.start();
+    await this.link.closed;
+  }
+
   // ---- replies --------------------------------------------------------------------------
 
   private onFrame(frame: Frame): void {
@@ -422,9 +485,13 @@ export class SimulatedDevice {
       return;
     }
     const m = frame.message;
+    this.rudp?.heard();
     switch (m.type) {
       case 'ACK':
-        this.onAck(m);
+        if (this.rudp) {
+          if (m.config) this.applyConfig(m.config, m.seq);
+          this.rudp.onAck(m);
+        } else this.onAck(m);
         break;
       case 'CONFIG':
         this.applyConfig(m, m.seq);
@@ -493,6 +560,10 @@ export class SimulatedDevice {
   private onError(m: MessageOf<'ERROR'>): void {
     const name: ErrorCodeName | undefined = errorCodeName(m.code);
     this.o.onEvent?.({ kind: 'error', code: m.code, name: name ?? `code ${m.code}`, refSeq: m.refSeq, text: m.text });
+    if (this.rudp) {
+      this.rudp.onError(m.code, m.refSeq);
+      return;
+    }
     switch (m.code) {
       case ErrorCode.UNKNOWN_DEVICE: {
         // The server lost us (or the datagram reached a worker that has not seen the HELLO yet):
@@ -538,7 +609,8 @@ export class SimulatedDevice {
   /** Waits until nothing is held, or the drain time runs out. */
   private async drain(): Promise<void> {
     const deadline = performance.now() + (this.o.drainMs ?? 10_000);
-    while (this.outbox.size > 0 && performance.now() < deadline && !this.shutdown.signal.aborted) {
+    const held = (): boolean => (this.rudp ? this.rudp.busy : this.outbox.size > 0);
+    while (held() && performance.now() < deadline && !this.shutdown.signal.aborted) {
       this.pump();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, Math.max(1, Math.min(100, deadline - performance.now())));
@@ -554,15 +626,32 @@ export class SimulatedDevice {
 
   private async sayBye(): Promise<void> {
     if (!this.link?.open) return;
+    if (this.rudp) {
+      // Held and retransmitted like any message; a lost ACK costs a few RTOs.
+      if (this.rudp.open) await Promise.race([this.rudp.bye(0), sleep(2000, this.shutdown.signal)]);
+      return;
+    }
     const acked = new Promise<void>((resolve) => (this.byeAcked = resolve));
     this.byeSeq = this.control({ type: 'BYE', deviceId: this.o.id, reason: 0 });
     await Promise.race([acked, sleep(1000, this.shutdown.signal)]);
   }
 
   private summary(): DeviceSummary {
+    const r = this.rudp;
+    if (r) {
+      // The session kept the books: sends, acknowledgements, resends.
+      const c = r.counters;
+      this.readingsSent = c.readingsSent;
+      this.readingsAcked = c.readingsAcked;
+      this.readingsRejected = c.readingsRejected;
+      this.messagesSent = c.messagesSent;
+      this.messagesAcked = c.messagesAcked;
+      this.duplicates = c.duplicates;
+      this.retransmissions = r.sender.retransmissions;
+    }
     return {
       device: this.o.id,
-      transport: this.o.transport.kind,
+      transport: r ? 'rudp' : this.o.transport.kind,
       session: this.session,
       durationMs: Math.round(performance.now() - this.started),
       readings: {
@@ -571,7 +660,8 @@ export class SimulatedDevice {
         acknowledged: this.readingsAcked,
         unacknowledged: this.readingsUnacked,
         rejected: this.readingsRejected,
-        dropped: this.outbox.droppedReadings,
+        dropped: this.outbox.droppedReadings + (r?.counters.droppedReadings ?? 0),
+        superseded: r?.counters.superseded ?? 0,
       },
       messages: {
         sent: this.messagesSent,
@@ -586,6 +676,24 @@ export class SimulatedDevice {
       reconnects: this.reconnects,
       configsApplied: this.configsApplied,
       intervalMs: this.intervalMs,
+      ...(r ? { rudp: this.rudpSummary(r) } : {}),
+    };
+  }
+
+  private rudpSummary(r: RudpSession): RudpSummary {
+    const c = r.counters;
+    const rto = r.sender.rto;
+    return {
+      epoch: r.epoch ?? null,
+      srttMs: rto.srtt ?? null,
+      rttvarMs: rto.srtt === undefined ? null : rto.rttvar,
+      rtoMs: rto.rto,
+      retransmissions: { timeout: c.timeouts, probe: c.probes, fast: c.fastRetransmits, resync: c.resyncResends },
+      gaveUp: c.gaveUp,
+      resyncs: c.resyncs,
+      keepalives: c.keepalives,
+      superseded: c.superseded,
+      replaced: c.replaced,
     };
   }
 }

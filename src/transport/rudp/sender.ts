@@ -14,6 +14,8 @@ export interface Held {
   bytes: Uint8Array;
   /** Sends so far (0: not sent yet). */
   sends: number;
+  /** Retransmissions since it was added or the session was last reset: what giving up counts. */
+  retries: number;
   /** When last sent (ms, the caller's clock). */
   sentAt: number;
   /** Covered by a selective range: not to be retransmitted while the epoch holds. */
@@ -34,8 +36,9 @@ export interface AckInfo {
 export interface AckResult {
   /** Messages now covered by the cumulative ack, in seq order. */
   readonly acknowledged: Held[];
-  /** The RTT sample taken, if any (ms). */
+  /** The RTT sample taken, if any (ms), and the message it came from. */
   readonly rttMs?: number;
+  readonly sampled?: Held;
   /** Messages to send again at once (fast retransmit). */
   readonly retransmit: Held[];
 }
@@ -49,6 +52,11 @@ export class RudpSender {
   retransmissions = 0;
   /** Time the retransmission timer was (re)started, or undefined when it is not running. */
   private timerStart: number | undefined;
+  /**
+   * A message that goes before every other (a HELLO not yet acknowledged): while set, only it is
+   * sent, whatever the window, and the timer retransmits only it.
+   */
+  private pinned: number | undefined;
 
   get size(): number {
     return this.held.size;
@@ -63,7 +71,25 @@ export class RudpSender {
 
   /** Adds a message to send. */
   add(seq: number, bytes: Uint8Array): void {
-    this.held.set(seq, { seq, bytes, sends: 0, sentAt: 0, sacked: false, fastAt: -Infinity, resend: false });
+    this.held.set(seq, { seq, bytes, sends: 0, retries: 0, sentAt: 0, sacked: false, fastAt: -Infinity, resend: false });
+  }
+
+  /** Drops a message without an acknowledgement (the peer refused it for good). */
+  remove(seq: number): Held | undefined {
+    const h = this.held.get(seq);
+    this.held.delete(seq);
+    if (this.pinned === seq) this.pinned = undefined;
+    if (!this.outstanding()) this.timerStart = undefined;
+    return h;
+  }
+
+  /** Sends only this message until `pin(undefined)` (see `pinned`). */
+  pin(seq: number | undefined): void {
+    this.pinned = seq;
+  }
+
+  get pinnedSeq(): number | undefined {
+    return this.pinned;
   }
 
   get(seq: number): Held | undefined {
@@ -76,13 +102,20 @@ export class RudpSender {
 
   /** Messages to send now (new ones, and all after a resynchronisation) that the window allows, lowest first. */
   sendable(): Held[] {
+    if (this.pinned !== undefined) {
+      const h = this.held.get(this.pinned);
+      return h && (h.sends === 0 || h.resend) ? [h] : [];
+    }
     const limit = this.cumulative + Math.min(this.peerWindow, RUDP_WINDOW);
     return [...this.all()].filter((h) => (h.sends === 0 || h.resend) && h.seq <= limit);
   }
 
   /** Records a send (first or again). Starts the timer if it is not running. */
   sent(h: Held, now: number): void {
-    if (h.sends > 0) this.retransmissions++;
+    if (h.sends > 0) {
+      this.retransmissions++;
+      h.retries++;
+    }
     h.sends++;
     h.resend = false;
     h.sentAt = now;
@@ -91,11 +124,13 @@ export class RudpSender {
 
   /** Processes an ACK: what it acknowledged, an RTT sample, what to fast-retransmit. */
   ack(a: AckInfo, now: number): AckResult {
-    let rttMs: number | undefined;
+    let sampled: Held | undefined;
     const acknowledged: Held[] = [];
     const take = (h: Held): void => {
-      // Karn: only a message sent exactly once gives a sample.
-      if (h.sends === 1 && rttMs === undefined) rttMs = Math.max(0, now - h.sentAt - a.holdUs / 1000);
+      // Karn: only a message sent exactly once gives a sample. Of those, the newest: the ACK's
+      // hold refers to the message that triggered it, the latest to arrive, and an older one
+      // may have waited at the peer for a delayed acknowledgement.
+      if (h.sends === 1 && (sampled === undefined || h.seq > sampled.seq)) sampled = h;
     };
     if (a.ackSeq > this.cumulative) this.cumulative = a.ackSeq;
     this.peerWindow = a.window;
@@ -115,6 +150,7 @@ export class RudpSender {
         }
       }
     }
+    const rttMs = sampled === undefined ? undefined : Math.max(0, now - sampled.sentAt - a.holdUs / 1000);
     if (rttMs !== undefined) this.rto.sample(rttMs);
     // Progress restarts the timer for what is still outstanding.
     if (acknowledged.length > 0 || rttMs !== undefined) this.timerStart = this.outstanding() ? now : undefined;
@@ -131,10 +167,11 @@ export class RudpSender {
         retransmit.push(h);
       }
     }
-    return { acknowledged, ...(rttMs !== undefined ? { rttMs } : {}), retransmit };
+    return { acknowledged, ...(rttMs !== undefined && sampled ? { rttMs, sampled } : {}), retransmit };
   }
 
-  private outstanding(): boolean {
+  /** True while a message is sent and not yet acknowledged. */
+  outstanding(): boolean {
     for (const h of this.held.values()) if (h.sends > 0) return true;
     return false;
   }
@@ -146,32 +183,37 @@ export class RudpSender {
 
   /**
    * The timer expired: the message to send again (the oldest sent and not selectively
-   * acknowledged; the oldest at all as a probe), or `gaveUp` when it has been sent too often.
+   * acknowledged; the oldest at all as a probe), or `gaveUp` when it has been sent too often
+   * (`stuck` is that message; nothing is to be sent).
    */
-  expire(now: number): { retransmit?: Held; gaveUp: boolean } {
+  expire(now: number): { retransmit?: Held; gaveUp: boolean; stuck?: Held } {
     if (this.deadline() === undefined || now < this.deadline()!) return { gaveUp: false };
-    const candidates = [...this.all()].filter((h) => h.sends > 0);
+    const pinned = this.pinned === undefined ? undefined : this.held.get(this.pinned);
+    const candidates = pinned ? [pinned].filter((h) => h.sends > 0) : [...this.all()].filter((h) => h.sends > 0);
     const target = candidates.find((h) => !h.sacked) ?? candidates[0];
     if (!target) {
       this.timerStart = undefined;
       return { gaveUp: false };
     }
-    if (target.sends > MAX_RETRANSMISSIONS) return { gaveUp: true };
+    if (target.retries >= MAX_RETRANSMISSIONS) return { gaveUp: true, stuck: target };
     this.rto.expired();
     this.timerStart = now;
     return { retransmit: target, gaveUp: false };
   }
 
   /**
-   * After a resynchronisation: everything held is to be sent again (counting as retransmissions,
-   * so giving no RTT sample) and nothing is selectively acknowledged any more.
+   * After a resynchronisation or giving up: everything held is to be sent again (counting as
+   * retransmissions, so giving no RTT sample), nothing is selectively acknowledged any more, and
+   * the retransmission bound counts afresh. `cumulative` is where the peer will start again: the
+   * resume seq of the HELLO to come, less one.
    */
-  reset(): void {
+  reset(cumulative = 0): void {
     for (const h of this.held.values()) {
-      h.resend = true;
+      h.resend = h.sends > 0;
       h.sacked = false;
+      h.retries = 0;
     }
-    this.cumulative = 0;
+    this.cumulative = cumulative;
     this.peerWindow = RUDP_WINDOW;
     this.timerStart = undefined;
   }
