@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError } from '@commander-js/ext
 import { analyzeCommand } from './analyze.ts';
 import { demoCommand } from './demo.ts';
 import { deviceCommand } from './device.ts';
+import { experimentCommand } from './experiment.ts';
 import { fleetCommand } from './fleet.ts';
 import { impairCommand } from './impair.ts';
 import { readingsCommand } from './readings.ts';
@@ -22,7 +23,8 @@ export function program(): Command {
     .addCommand(readingsCommand())
     .addCommand(demoCommand())
     .addCommand(analyzeCommand())
-    .addCommand(impairCommand());
+    .addCommand(impairCommand())
+    .addCommand(experimentCommand());
 }
 
 try {
