@@ -19,7 +19,7 @@ const catalogue: SensorSpec[] = [
   { id: 9, type: 'string', delivery: 'reliable', unit: '', name: 'status' },
 ];
 
-interface Valid { name: string; description: string; message: Message; key?: Uint8Array }
+interface Valid { name: string; description: string; message: Message; key?: Uint8Array; session?: number }
 
 const valid: Valid[] = [
   {
@@ -104,9 +104,10 @@ const valid: Valid[] = [
   },
   {
     name: 'readings-authenticated',
-    description: 'READINGS with the AUTH flag: 8-byte HMAC-SHA-256 tag under the key 000102…1f (32 bytes)',
+    description: 'READINGS with the AUTH flag: 8-byte HMAC-SHA-256 tag under the key 000102…1f (32 bytes), in session 1700000000',
     message: { type: 'READINGS', deviceId: 42, seq: 1002, baseTime: T0, readings: [{ sensor: 4, delta: 0, type: 'uint16', value: 3700 }] },
     key: KEY,
+    session: 1_700_000_000,
   },
   {
     name: 'ack-ok',
@@ -225,7 +226,7 @@ const stream: StreamInvalid[] = [
 ];
 
 const validOut = valid.map((v) => {
-  const bytes = encode(v.message, v.key ? { key: v.key } : undefined);
+  const bytes = encode(v.message, v.key ? { key: v.key, ...(v.session !== undefined ? { session: v.session } : {}) } : undefined);
   const decodedForm = v.key ? { ...v.message, tag: bytes.subarray(bytes.length - 8) } : v.message;
   return {
     name: v.name,
@@ -233,6 +234,7 @@ const validOut = valid.map((v) => {
     hex: toHex(bytes),
     frame: toHex(encodeFrame(decodedForm)),
     ...(v.key ? { key: toHex(v.key) } : {}),
+    ...(v.session !== undefined ? { session: v.session } : {}),
     message: messageToJson(decodedForm),
   };
 });

@@ -10,6 +10,8 @@ import { Writer } from './writer.ts';
 export interface EncodeOptions {
   /** Pre-shared key: sets the AUTH flag and appends a freshly computed tag. */
   readonly key?: Uint8Array;
+  /** The session the tag binds (§8); needed with `key`, except for a HELLO, which carries its own. */
+  readonly session?: number;
   /** MAC used with `key`. Default: HMAC-SHA-256 from node:crypto. */
   readonly mac?: MacFunction;
   /** Largest message allowed, in bytes. Default: Limits.MAX_TCP_MESSAGE. */
@@ -95,7 +97,10 @@ export function writeMessage(w: Writer, m: Message, options?: EncodeOptions): vo
   if (options?.key !== undefined) {
     // The signed bytes are copied: the MAC must not see the scratch buffer grow under it.
     const signed = w.finish().subarray(start);
-    w.bytes(computeTag(options.key, signed, options.mac));
+    // A HELLO binds the session it names, whatever the option says.
+    const session = m.type === 'HELLO' ? m.session : options.session;
+    if (session === undefined) throw new TypeError(`a tagged ${m.type} needs the session its tag binds (EncodeOptions.session)`);
+    w.bytes(computeTag(options.key, session, signed, options.mac));
   } else if (m.tag !== undefined) {
     w.bytes(m.tag);
   }

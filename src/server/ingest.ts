@@ -196,7 +196,7 @@ export class IngestServer {
     if (!device) return false;
     if (this.keys) {
       const key = this.keys.get(m.deviceId);
-      if (!key || m.tag === undefined || !verifyTag(key, bytes) || device.window.tooOld(m.seq)) return false;
+      if (!key || m.tag === undefined || !verifyTag(key, device.record.session, bytes) || device.window.tooOld(m.seq)) return false;
     }
     for (const r of m.readings) {
       if (device.sensors.get(r.sensor)?.type !== r.type) return false;
@@ -249,7 +249,18 @@ export class IngestServer {
   ): Promise<void> {
     if (state.closed) return; // queued before the server ended the connection, handled after
     try {
-      if (this.keys) this.checkTag(m, bytes);
+      if (this.keys) {
+        // The tag binds the session (§8): a HELLO names its own, anything else is checked against
+        // the device's current one, so it cannot be checked before the device has a session.
+        if (link.kind !== 'udp' && state.deviceId === undefined && m.type !== 'HELLO') throw new Refusal('UNEXPECTED', 'send HELLO first', true);
+        this.checkKeyAndTag(m);
+        const session = m.type === 'HELLO' ? m.session : (await this.devices.get(m.deviceId, link.kind === 'udp' && this.sharedStore))?.record.session;
+        if (session === undefined) {
+          if (transport === 'rudp') return this.resync(link, m, { rxTime, rxClock });
+          throw new Refusal('UNKNOWN_DEVICE', `device ${m.deviceId} has no session here: send HELLO`);
+        }
+        this.checkTag(m, bytes, session);
+      }
       if (transport === 'rudp') return await this.reliable(link, state, m, bytes.length, { rxTime, rxClock });
       if (link.kind !== 'udp') {
         // TCP (§6.3): HELLO first, or UNEXPECTED and the server closes; then one device only
@@ -297,11 +308,16 @@ export class IngestServer {
     }
   }
 
-  private checkTag(m: Message, bytes: Uint8Array): void {
+  /** What can be checked before the session is known: the device has a key, the message a tag. */
+  private checkKeyAndTag(m: Message): void {
+    if (!this.keys?.has(m.deviceId)) throw new Refusal('BAD_TAG', `device ${m.deviceId} has no key on this server`);
+    if (m.tag === undefined) throw new Refusal('BAD_TAG', 'the message has no authentication tag');
+  }
+
+  private checkTag(m: Message, bytes: Uint8Array, session: number): void {
     const key = this.keys?.get(m.deviceId);
     if (!key) throw new Refusal('BAD_TAG', `device ${m.deviceId} has no key on this server`);
-    if (m.tag === undefined) throw new Refusal('BAD_TAG', 'the message has no authentication tag');
-    if (!verifyTag(key, bytes)) throw new Refusal('BAD_TAG', 'the authentication tag is wrong');
+    if (!verifyTag(key, session, bytes)) throw new Refusal('BAD_TAG', 'the authentication tag is wrong');
   }
 
   /** Records a HELLO (the caller answers it). */

@@ -58,7 +58,7 @@ describe('valid vectors', () => {
       });
 
       it('encodes to the bytes', () => {
-        const options = v.key !== undefined ? { key: fromHex(v.key) } : undefined;
+        const options = v.key !== undefined ? { key: fromHex(v.key), session: v.session } : undefined;
         assert.equal(toHex(encode(expected, options)), v.hex);
         // A decoded message with its tag re-encodes byte for byte without the key.
         assert.equal(toHex(encode(expected)), v.hex);
@@ -70,13 +70,16 @@ describe('valid vectors', () => {
 
       if (v.key !== undefined) {
         it('carries a tag that verifies under its key and no other', () => {
-          assert.equal(verifyTag(fromHex(v.key!), bytes), true);
+          const session = v.session!;
+          assert.equal(verifyTag(fromHex(v.key!), session, bytes), true);
           const wrong = fromHex(v.key!);
           wrong[0] = wrong[0]! ^ 1;
-          assert.equal(verifyTag(wrong, bytes), false);
+          assert.equal(verifyTag(wrong, session, bytes), false);
           const flipped = bytes.slice();
           flipped[5] = flipped[5]! ^ 0x10;
-          assert.equal(verifyTag(fromHex(v.key!), flipped), false);
+          assert.equal(verifyTag(fromHex(v.key!), session, flipped), false);
+          // The same bytes under another session: the tag binds the session.
+          assert.equal(verifyTag(fromHex(v.key!), session + 1, bytes), false);
         });
       }
 

@@ -37,7 +37,7 @@ function readings(seq: number, value = seq, deviceId = RAW_DEVICE): MessageOf<'R
   return { type: 'READINGS', deviceId, seq, baseTime: 1_795_000_000_000 + seq, readings: [{ sensor: 1, delta: 0, type: 'uint16', value }] };
 }
 
-const signed = (m: Message, k = KEYS.get(RAW_DEVICE)!): Uint8Array => encode(m, { key: k });
+const signed = (m: Message, k = KEYS.get(RAW_DEVICE)!, session = SESSION): Uint8Array => encode(m, { key: k, session });
 
 const codeOf = (m: Message): string => (m.type === 'ERROR' ? `ERROR ${m.code}` : m.type === 'ACK' ? `ACK ${m.status}` : m.type);
 
@@ -121,9 +121,13 @@ describe('server --keys', { timeout: 120_000 }, () => {
     assert.equal(codeOf(await c2.nextOpen('the answer to the replayed HELLO', errorFor(10))), `ERROR ${ErrorCode.REPLAY}`);
     c2.close();
 
-    // A new session, then the first session's HELLO replayed (older session number): REPLAY.
+    // A new session, then READINGS 2 of the first session replayed in it: its seq is new to the
+    // new session, but its tag binds the first session, so it is refused (BAD_TAG, §8).
     const c3 = await session(t, tcpPort, 1, SESSION + 1);
-    c3.close();
+    c3.sendMessageBytes(first);
+    assert.equal(codeOf(await c3.next('the answer to a replay from the previous session', errorFor(2))), `ERROR ${ErrorCode.BAD_TAG}`);
+    await within(c3.closed, 'the server to close after BAD_TAG');
+    // Then the first session's HELLO replayed (older session number): REPLAY.
     const c4 = await RawTcpClient.connect(t, tcpPort);
     c4.sendMessageBytes(signed(hello(1)));
     assert.equal(codeOf(await c4.next('the answer to the old session\'s HELLO', errorFor(1))), `ERROR ${ErrorCode.REPLAY}`);
@@ -140,7 +144,7 @@ describe('server --keys', { timeout: 120_000 }, () => {
     assert.equal(check.totalReadings, 60 + expected.length);
     // The server logged each refusal with its code.
     const refused = srv.logs.filter((l) => l.event === 'refused').map((l) => l.code);
-    assert.deepEqual(refused.filter((c) => c === 'BAD_TAG').length, 5);
+    assert.deepEqual(refused.filter((c) => c === 'BAD_TAG').length, 6);
     assert.deepEqual(refused.filter((c) => c === 'REPLAY').length, 3);
   });
 });

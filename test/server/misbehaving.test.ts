@@ -273,7 +273,7 @@ describe('a TCP connection carries one device, HELLO first (§6.3, §6.5)', { ti
     const c = await RawTcpClient.connect(t, tcpPort);
     c.send(helloOf(5, 2, 9), { key }); // an older session: REPLAY, the connection stays open
     assert.equal(errorCode(await c.nextOpen('REPLAY for the old session', errorFor(2))), ErrorCode.REPLAY);
-    c.send(readingsOf(5, 3), { key });
+    c.send(readingsOf(5, 3), { key, session: 10 });
     assert.equal(errorCode(await c.next('UNEXPECTED: still no HELLO on this connection', errorFor(3))), ErrorCode.UNEXPECTED);
     await within(c.closed, 'the server to close');
   });
@@ -287,12 +287,12 @@ describe('UDP refusals do not amplify', { timeout: 120_000 }, () => {
     const tiny = (deviceId: number, seq: number): Message =>
       ({ type: 'READINGS', deviceId, seq, baseTime: 0, readings: [{ sensor: 1, delta: 0, type: 'bool', value: true }] });
     const cases: { what: string; bytes: Uint8Array; code: number }[] = [
-      { what: 'a READINGS of a device without a session', bytes: encode(tiny(41, 1), { key }), code: ErrorCode.UNKNOWN_DEVICE },
+      { what: 'a READINGS of a device without a session', bytes: encode(tiny(41, 1), { key, session: 1 }), code: ErrorCode.UNKNOWN_DEVICE },
       { what: 'a forged READINGS', bytes: encode(tiny(41, 2)), code: ErrorCode.BAD_TAG },
       { what: 'a READINGS of a device without a key', bytes: encode(tiny(0x7fff_ffff, 0x7fff_ffff)), code: ErrorCode.BAD_TAG },
       {
         what: 'a large READINGS of a device without a session',
-        bytes: encode({ type: 'READINGS', deviceId: 41, seq: 3, baseTime: 0, readings: [{ sensor: 1, delta: 0, type: 'string', value: 'x'.repeat(200) }] }, { key }),
+        bytes: encode({ type: 'READINGS', deviceId: 41, seq: 3, baseTime: 0, readings: [{ sensor: 1, delta: 0, type: 'string', value: 'x'.repeat(200) }] }, { key, session: 1 }),
         code: ErrorCode.UNKNOWN_DEVICE,
       },
     ];

@@ -18,6 +18,8 @@ export interface ValidVector {
   readonly frame: string;
   /** Pre-shared key (hex) the tag was computed with, for authenticated vectors. */
   readonly key?: string;
+  /** The session the tag binds (PROTOCOL.md §8), for authenticated vectors. */
+  readonly session?: number;
   /** The decoded message in its JSON form (src/protocol/json.ts). */
   readonly message: Json;
 }

@@ -112,17 +112,18 @@ def run_valid(r: Runner, vectors: list[dict[str, Any]]) -> None:
         data = bytes.fromhex(v["hex"])
         msg = v["message"]
         key = bytes.fromhex(v["key"]) if "key" in v else None
+        session = v.get("session")
 
         r.check(f"valid/{name}/decode", lambda: same(decode(data), msg))
 
         def enc() -> str | None:
-            got = encode(msg, key=key)
+            got = encode(msg, key=key, session=session)
             return None if got == data else f"encoded {got.hex()} != {v['hex']}"
 
         r.check(f"valid/{name}/encode", enc)
 
         def frm() -> str | None:
-            got = frame(encode(msg, key=key))
+            got = frame(encode(msg, key=key, session=session))
             return None if got.hex() == v["frame"] else f"framed {got.hex()} != {v['frame']}"
 
         r.check(f"valid/{name}/frame", frm)
@@ -146,12 +147,14 @@ def run_valid(r: Runner, vectors: list[dict[str, Any]]) -> None:
         if key is not None:
 
             def tag() -> str | None:
-                if not verify_tag(data, key):
+                if not verify_tag(data, key, session):
                     return "tag does not verify"
                 bad = bytearray(data)
                 bad[-1] ^= 1
-                if verify_tag(bytes(bad), key):
+                if verify_tag(bytes(bad), key, session):
                     return "a wrong tag verifies"
+                if verify_tag(data, key, session + 1):
+                    return "the tag verifies under another session"
                 return None
 
             r.check(f"valid/{name}/tag", tag)

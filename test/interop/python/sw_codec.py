@@ -8,9 +8,9 @@ from a vector rather than from the text are marked ``VECTOR-DRIVEN``.
 API
 ---
 decode(data, max_message_size=16384) -> dict   (JSON form of PROTOCOL.md §14)
-encode(message, key=None) -> bytes
+encode(message, key=None, session=None) -> bytes
 frame(message_bytes) -> bytes                   (TCP length prefix + message)
-verify_tag(data, key) -> bool
+verify_tag(data, key, session) -> bool
 StreamDecoder().feed(chunk) -> list[bytes]      (whole messages, TCP framing)
 ProtocolError(code_name, offset)
 """
@@ -549,17 +549,18 @@ def _decode_config(r: _Reader) -> dict[str, Any]:
 # ---------------------------------------------------------------- tags
 
 
-def compute_tag(message_without_tag: bytes, key: bytes) -> bytes:
-    """§8: the first 8 bytes of HMAC-SHA-256(key, message bytes before the tag)."""
-    return hmac.new(bytes(key), bytes(message_without_tag), hashlib.sha256).digest()[:TAG_SIZE]
+def compute_tag(message_without_tag: bytes, key: bytes, session: int) -> bytes:
+    """§8: the first 8 bytes of HMAC-SHA-256(key, session as u32 BE + message bytes before the tag)."""
+    data = int(session).to_bytes(4, "big") + bytes(message_without_tag)
+    return hmac.new(bytes(key), data, hashlib.sha256).digest()[:TAG_SIZE]
 
 
-def verify_tag(data: bytes, key: bytes) -> bool:
+def verify_tag(data: bytes, key: bytes, session: int) -> bool:
     """True if `data` (a whole message with AUTH set) carries a correct tag."""
     data = bytes(data)
     if len(data) < 2 or not data[1] & FLAG_AUTH or len(data) < TAG_SIZE:
         return False
-    return hmac.compare_digest(compute_tag(data[:-TAG_SIZE], key), data[-TAG_SIZE:])
+    return hmac.compare_digest(compute_tag(data[:-TAG_SIZE], key, session), data[-TAG_SIZE:])
 
 
 # ---------------------------------------------------------------- encode
@@ -614,11 +615,12 @@ def _int_from_json(v: Any, what: str) -> int:
     raise ProtocolError("BAD_VALUE", 0, f"{what}: not an integer: {v!r}")
 
 
-def encode(message: dict[str, Any], key: bytes | str | None = None) -> bytes:
+def encode(message: dict[str, Any], key: bytes | str | None = None, session: int | None = None) -> bytes:
     """Encodes a §14 JSON-form message.
 
     With `key` (bytes or hex string) the AUTH flag is set and the tag is the
-    truncated HMAC. Without a key, a message that carries a "tag" (hex) is
+    truncated HMAC over `session` and the message (a HELLO's own session when
+    `session` is None). Without a key, a message that carries a "tag" (hex) is
     encoded with AUTH and that tag copied verbatim (so a decoded message
     re-encodes byte for byte).
     """
@@ -664,7 +666,11 @@ def encode(message: dict[str, Any], key: bytes | str | None = None) -> bytes:
 
     if flags & FLAG_AUTH:
         if key is not None:
-            w.buf += compute_tag(bytes(w.buf), key)
+            if name == "HELLO":
+                session = message.get("session")
+            if session is None:
+                raise ProtocolError("BAD_VALUE", 0, "a tag binds a session: give session=")
+            w.buf += compute_tag(bytes(w.buf), key, session)
         else:
             tag = bytes.fromhex(message["tag"])
             if len(tag) != TAG_SIZE:
