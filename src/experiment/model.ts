@@ -8,6 +8,7 @@
 // the payload, not overhead: the model takes their mean size per reading as measured.
 //
 // The report sets the model beside the measurement and explains each difference (report.ts).
+import { emptyLayers } from '../analysis/overhead-counts.ts';
 import type { Layers } from '../analysis/overhead-types.ts';
 import { createRandom } from '../device/random.ts';
 import { simulatedSensors } from '../device/sensors.ts';
@@ -67,7 +68,6 @@ export interface ModelResult {
   readonly sizes: { readonly hello: number; readonly readings: number; readonly ack: number; readonly bye: number; readonly header: number };
 }
 
-export const emptyLayers = (): Layers => ({ link: 0, ip: 0, transport: 0, framing: 0, header: 0, body: 0, values: 0, tag: 0, malformed: 0, undecoded: 0, trailer: 0 });
 const emptyPart = (): ModelPart => ({ frames: 0, bytes: 0, layers: emptyLayers() });
 
 /** Bytes of a varint (7 bits a byte), as PROTOCOL.md §1 writes them. */
