@@ -260,21 +260,13 @@ export class RudpSession {
         // The server has no session for us: as RESYNC (a server may answer so before §7.8).
         if (this.helloDone) this.resync('RESYNC', this.epochNow ?? 0);
         break;
-      case ErrorCode.UNKNOWN_SENSOR: {
-        // Refused whole, for good. Its seq must still arrive: a PING takes it (as §7.7 does).
-        const h = this.sender.get(refSeq);
-        if (!h || !c || c.type !== 'READINGS') break;
-        this.counters.readingsRejected += c.samples.length;
-        c.type = 'PING';
-        c.samples = [];
-        h.resend = true;
-        this.flush();
-        break;
-      }
+      case ErrorCode.UNKNOWN_SENSOR:
+      case ErrorCode.UNEXPECTED:
       case ErrorCode.REPLAY:
       case ErrorCode.BAD_TAG: {
-        // Never to be taken: sending it again cannot help.
-        if (!c) break;
+        // A READINGS refused for good: the server's point passes over it (§7.2), and sending it
+        // again cannot help. (A HELLO refused stays held: the session cannot go on without it.)
+        if (!c || c.type !== 'READINGS') break;
         this.sender.remove(refSeq);
         this.carried.delete(refSeq);
         if (c.type === 'READINGS') this.counters.readingsRejected += c.samples.length;
@@ -379,11 +371,16 @@ export class RudpSession {
     return this.o.encode({ ...m, seq, reliable: true });
   }
 
-  /** Gives seqs to waiting messages while the window and the 64-message bound allow. */
+  /**
+   * Gives seqs to waiting messages while the window and the 64-message bound allow — less one
+   * seq: a HELLO that reopens the session takes the next one, and it must fall inside the window
+   * of a server that starts again at the lowest seq held (§7.2), or it would not be recorded.
+   */
   private number(): void {
     if (!this.helloDone) return;
     const s = this.sender;
-    while (this.pending.length > 0 && s.size < RUDP_WINDOW && this.nextSeq <= s.cumulative + Math.min(s.peerWindow, RUDP_WINDOW)) {
+    const room = (): number => Math.min(s.peerWindow, RUDP_WINDOW) - 1;
+    while (this.pending.length > 0 && s.size < room() && this.nextSeq <= s.cumulative + room()) {
       const p = this.pending.shift()!;
       const seq = this.nextSeq++;
       if (p.kind === 'readings') {

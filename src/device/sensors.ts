@@ -1,6 +1,6 @@
 // The simulated sensors of `sensorwire device`: one of each kind the lab asks for, with values
 // that move like real ones (random walks, slow drain, rare events), all from one seeded generator.
-import type { SensorSpec, Value } from '../protocol/index.ts';
+import type { DeliveryClassName, SensorSpec, Value } from '../protocol/index.ts';
 import type { Random } from './random.ts';
 
 export interface SimulatedSensor {
@@ -16,6 +16,11 @@ export interface SimulationOptions {
   readonly batteryDrainMv?: number;
   /** Start position. Default Madrid, Puerta del Sol. */
   readonly position?: { readonly lat: number; readonly lon: number };
+  /**
+   * Delivery class by sensor name, over the defaults (door and status `reliable`, the telemetry
+   * `latest`; PROTOCOL.md §7.7).
+   */
+  readonly delivery?: Readonly<Record<string, DeliveryClassName>>;
 }
 
 const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, x));
@@ -35,7 +40,7 @@ export function simulatedSensors(random: Random, options: SimulationOptions = {}
     status = text;
   };
 
-  return [
+  const sensors: SimulatedSensor[] = [
     {
       spec: { id: 1, type: 'float32', delivery: 'latest', unit: '°C', name: 'temperature' },
       sample: () => {
@@ -98,4 +103,9 @@ export function simulatedSensors(random: Random, options: SimulationOptions = {}
       sample: () => ({ type: 'string', value: status }),
     },
   ];
+  const classes = options.delivery ?? {};
+  return sensors.map((s) => {
+    const delivery = classes[s.spec.name];
+    return delivery === undefined ? s : { ...s, spec: { ...s.spec, delivery } };
+  });
 }

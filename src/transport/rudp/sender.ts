@@ -137,7 +137,9 @@ export class RudpSender {
     for (const h of [...this.held.values()]) {
       if (h.seq <= this.cumulative) {
         this.held.delete(h.seq);
-        if (h.sends > 0) take(h);
+        // Already covered by a range: its sample came then, and the time since counts its wait
+        // in the peer's reorder buffer for a lower seq, not the path.
+        if (h.sends > 0 && !h.sacked) take(h);
         acknowledged.push(h);
       }
     }
