@@ -1,25 +1,38 @@
 // The SQLite schema and its migrations. The schema version is PRAGMA user_version: 0 is an empty
 // file, N means MIGRATIONS[0 … N-1] have run. A migration runs in one IMMEDIATE transaction that
 // reads the version again, so that several processes opening one file at once migrate it once.
+// A file at a newer version than this code knows, or a database of something else, is refused.
 //
-// Tables (all STRICT):
+// Tables (all STRICT), version 2:
 //   devices   one row per device: its latest HELLO, highest accepted seq of that session, last
 //             configuration id issued, first and latest HELLO times (Unix ms).
 //   sensors   the catalogue of each (device, session) HELLO; `pos` keeps the catalogue's order.
 //             Kept per session so that old readings keep the names and units they were sent with.
-//   messages  one row per stored READINGS; PRIMARY KEY (device, session, seq) is the duplicate
-//             check. `readings` counts its readings (for totals without a scan).
-//   readings  one row per reading; PRIMARY KEY (device, session, seq, idx). `type` is the value
-//             type code, `value` an ANY column holding the cell of src/store/values.ts (INTEGER,
-//             REAL, TEXT, BLOB, or NULL for a NaN float), `ts` = base time + delta (Unix ms).
-// The tables keyed by several columns are WITHOUT ROWID: the key is the storage order, which is
-// the order `readings` returns rows in.
+//   messages  one row per stored READINGS, in the order they were committed (rowid `id`): its
+//             readings packed into one BLOB (src/store/packed.ts), their number in `count`, the
+//             earliest and latest reading time in `min_ts` and `max_ts` (Unix ms).
+//             The UNIQUE index messages_key (device, session, seq) is the duplicate check and the
+//             order `readings` returns messages in.
+// Why so: a commit appends to the end of one table, where version 1 inserted a row per reading
+// into a table keyed device first (every device a different page of the B-tree, so a commit of
+// many devices' messages dirtied, and wrote to the WAL, a page per device per table). Now the
+// only scattered write is the small index entry; bench/store.ts measures the difference.
+//
+// Version 1 kept `messages` WITHOUT ROWID keyed (device, session, seq) and a `readings` table
+// with a row per reading keyed (device, session, seq, idx), the value in an ANY column as the
+// cell of src/store/values.ts. Migration 2 packs those rows into the new `messages`.
 import type Database from 'better-sqlite3';
+import { pack } from './packed.ts';
+import { fromCell, typeName, type Cell } from './values.ts';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
-const MIGRATIONS: readonly string[] = [
-  `
+/** Thrown for a file this code cannot migrate; openSqliteStore turns it into STORE_OPEN. */
+export class SchemaError extends Error {
+  override name = 'SchemaError';
+}
+
+const V1 = `
   CREATE TABLE devices (
     device      INTEGER PRIMARY KEY,
     session     INTEGER NOT NULL,
@@ -67,7 +80,65 @@ const MIGRATIONS: readonly string[] = [
     ts      INTEGER NOT NULL,
     PRIMARY KEY (device, session, seq, idx)
   ) STRICT, WITHOUT ROWID;
-  `,
+`;
+
+const V2_MESSAGES = `
+  CREATE TABLE packed_messages (
+    id          INTEGER PRIMARY KEY,
+    device      INTEGER NOT NULL,
+    session     INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    transport   TEXT    NOT NULL CHECK (transport IN ('tcp', 'udp', 'rudp')),
+    base_time   INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    count       INTEGER NOT NULL,
+    min_ts      INTEGER NOT NULL,
+    max_ts      INTEGER NOT NULL,
+    readings    BLOB    NOT NULL
+  ) STRICT;
+`;
+
+interface V1Message { device: number; session: number; seq: number; transport: string; base_time: number; received_at: number }
+interface V1Reading { sensor: bigint; type: bigint; value: Cell; ts: bigint }
+
+/** Version 1 → 2: every message's reading rows packed into its one row. */
+function packReadings(db: Database.Database): void {
+  db.exec(V2_MESSAGES);
+  // Paged by key: better-sqlite3 runs no other statement on a connection while one iterates.
+  const messages = db.prepare<[number, number, number], V1Message>(
+    `SELECT device, session, seq, transport, base_time, received_at FROM messages
+     WHERE (device, session, seq) > (?, ?, ?) ORDER BY device, session, seq LIMIT 1000`,
+  );
+  const readings = db.prepare<[number, number, number], V1Reading>(
+    'SELECT sensor, type, value, ts FROM readings WHERE device = ? AND session = ? AND seq = ? ORDER BY idx',
+  ).safeIntegers(true);
+  const insert = db.prepare(
+    `INSERT INTO packed_messages (device, session, seq, transport, base_time, received_at, count, min_ts, max_ts, readings)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  for (let page = messages.all(-1, -1, -1); page.length > 0;) {
+    for (const m of page) {
+      const rows = readings.all(m.device, m.session, m.seq).map((r) => ({
+        sensor: Number(r.sensor), delta: Number(r.ts) - m.base_time, ...fromCell(typeName(Number(r.type)), r.value),
+      }));
+      const p = pack(m.base_time, rows);
+      insert.run(m.device, m.session, m.seq, m.transport, m.base_time, m.received_at, rows.length, p.minTs, p.maxTs, p.bytes);
+    }
+    const last = page[page.length - 1]!;
+    page = messages.all(last.device, last.session, last.seq);
+  }
+  db.exec(`
+    DROP TABLE readings;
+    DROP TABLE messages;
+    ALTER TABLE packed_messages RENAME TO messages;
+    CREATE UNIQUE INDEX messages_key ON messages (device, session, seq);
+  `);
+}
+
+/** Step i takes a database from version i to i + 1. */
+const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
+  (db) => db.exec(V1),
+  packReadings,
 ];
 
 /** The version a database file is at. */
@@ -77,24 +148,25 @@ export function schemaVersion(db: Database.Database): number {
 }
 
 /**
- * Brings the database to SCHEMA_VERSION. Throws for a database written by a newer sensorwire
- * (a version this code does not know).
+ * Brings the database to version `to` (default SCHEMA_VERSION; tests build older files with a
+ * lower one). Throws SchemaError for a database written by a newer sensorwire, or one that has
+ * tables but no sensorwire version.
  */
-export function migrate(db: Database.Database): void {
-  if (schemaVersion(db) === SCHEMA_VERSION) return;
+export function migrate(db: Database.Database, to = SCHEMA_VERSION): void {
+  if (schemaVersion(db) === to) return;
   db.transaction(() => {
     const from = schemaVersion(db);
-    if (from > SCHEMA_VERSION) {
-      throw new Error(`the database is at schema version ${from}, newer than this sensorwire's ${SCHEMA_VERSION}`);
+    if (from > to) {
+      throw new SchemaError(`the database is at schema version ${from}, newer than this sensorwire's ${to}`);
     }
     if (from === 0 && db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get() !== 0) {
-      throw new Error('the file is an SQLite database of something else (it has tables but no sensorwire schema version)');
+      throw new SchemaError('the file is an SQLite database of something else (it has tables but no sensorwire schema version)');
     }
-    for (let v = from; v < SCHEMA_VERSION; v++) {
+    for (let v = from; v < to; v++) {
       const step = MIGRATIONS[v];
-      if (step === undefined) throw new Error(`no migration from schema version ${v}`);
-      db.exec(step);
+      if (step === undefined) throw new SchemaError(`no migration from schema version ${v}`);
+      step(db);
     }
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    db.pragma(`user_version = ${to}`);
   }).immediate();
 }

@@ -1,17 +1,27 @@
 // The embedded store: one SQLite file in WAL mode, shared by every server worker process and read
 // by the `readings` command while they write. better-sqlite3 is synchronous, so each method does
 // its work at once and returns a settled promise; a commit waits (blocking) at most the busy
-// timeout for another process's write lock.
+// timeout for another process's write lock. The schema is in src/store/schema.ts: one row per
+// message, its readings packed into a BLOB (src/store/packed.ts).
+//
+// Durability: WAL with synchronous=NORMAL. A commit has returned once its pages are written to the
+// WAL file (handed to the operating system, not yet fsynced). So everything the server has
+// acknowledged survives the server process dying, SIGKILL included; a crash of the operating
+// system or a power loss may lose the transactions committed since the last checkpoint (SQLite
+// syncs the WAL at each checkpoint, every 1000 pages by default), never corrupt the file.
+// synchronous=FULL would fsync the WAL at every commit, making each ACK survive a power loss too,
+// at the price of one fsync per transaction (group commit shares it among the messages that
+// arrived together).
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { SensorSpec, Value } from '../protocol/types.ts';
+import type { SensorSpec } from '../protocol/types.ts';
 import { StoreError } from './errors.ts';
 import { SCHEMA_VERSION, migrate, schemaVersion } from './schema.ts';
 import type {
-  CommitOutcome, DeviceRecord, ReadingsBatch, ReadingsQuery, Store, StoredReading, Totals,
+  CommitOutcome, DeviceRecord, ReadingsBatch, ReadingsQuery, Store, StoredReading, Totals, TransportName,
 } from './types.ts';
 import { checkDelivery, checkTransport, checkValueType } from './names.ts';
-import { fromCell, toCell, typeCode, typeName, type Cell } from './values.ts';
+import { Unpacker, pack } from './packed.ts';
 
 export interface SqliteStoreOptions {
   /**
@@ -26,28 +36,32 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
 }
 
-/** Readings fetched per query while streaming; the connection is free between pages. */
-const PAGE = 512;
+/** Messages fetched per query while streaming; the connection is free between pages. */
+const PAGE = 256;
 
 interface DeviceRow {
   device: number; session: number; model: string; firmware: string; interval_ms: number;
   transport: string; highest_seq: number; config_id: number; first_seen: number; last_seen: number;
 }
 interface SensorRow { id: number; type: string; delivery: string; unit: string; name: string }
-interface ReadingRow {
-  device: bigint; session: bigint; seq: bigint; idx: bigint; sensor: bigint; type: bigint;
-  value: Cell; ts: bigint; name: string; unit: string; transport: string; received_at: bigint;
+interface MessageRow {
+  device: number; session: number; seq: number; transport: string; base_time: number; received_at: number;
+  readings: Buffer;
 }
+interface NameRow { id: number; name: string; unit: string }
 interface TotalsRow { device: number; transport: string; messages: number; readings: number }
-type Cursor = [device: bigint, session: bigint, seq: bigint, idx: bigint];
+type Cursor = [device: number, session: number, seq: number];
 
-const SELECT_READINGS = `
-  SELECT r.device, r.session, r.seq, r.idx, r.sensor, r.type, r.value, r.ts,
-         coalesce(s.name, '') AS name, coalesce(s.unit, '') AS unit, m.transport, m.received_at
-  FROM readings r
-  JOIN messages m ON m.device = r.device AND m.session = r.session AND m.seq = r.seq
-  LEFT JOIN sensors s ON s.device = r.device AND s.session = r.session AND s.id = r.sensor`;
-const ORDER_PAGE = 'ORDER BY r.device, r.session, r.seq, r.idx LIMIT ?';
+const SELECT_MESSAGES = 'SELECT device, session, seq, transport, base_time, received_at, readings FROM messages';
+const ORDER_PAGE = 'ORDER BY device, session, seq LIMIT ?';
+
+/** The highest seq committed per device and session within one transaction. */
+interface Highest {
+  session: number;
+  seq: number;
+  /** The same device's other sessions in this transaction (rare: a new HELLO mid-group). */
+  other: Highest | undefined;
+}
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -72,7 +86,9 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       if (version !== SCHEMA_VERSION) {
         throw new Error(version === 0
           ? 'it holds no sensorwire data (schema version 0)'
-          : `it is at schema version ${version}; this sensorwire reads version ${SCHEMA_VERSION}`);
+          : version < SCHEMA_VERSION
+            ? `it is at schema version ${version}; this sensorwire reads version ${SCHEMA_VERSION} (opening it for writing, as the server does, migrates it)`
+            : `it is at schema version ${version}; this sensorwire reads version ${SCHEMA_VERSION}`);
       }
     } else {
       db.pragma('journal_mode = WAL');
@@ -90,13 +106,13 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
 export class SqliteStore implements Store {
   #db: Database.Database | undefined;
   readonly #insertMessage;
-  readonly #insertReading;
   readonly #raiseSeq;
   readonly #upsertDevice;
   readonly #deleteSensors;
   readonly #insertSensor;
   readonly #selectDevice;
   readonly #selectSensors;
+  readonly #selectNames;
   readonly #setConfig;
   readonly #totals;
   readonly #pages;
@@ -106,12 +122,11 @@ export class SqliteStore implements Store {
   /** Use openSqliteStore; this takes an open, migrated connection and owns it. */
   constructor(db: Database.Database) {
     this.#db = db;
-    this.#insertMessage = db.prepare<[number, number, number, string, number, number, number]>(
-      `INSERT OR IGNORE INTO messages (device, session, seq, transport, base_time, received_at, readings)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.#insertReading = db.prepare<[number, number, number, number, number, number, Cell, number]>(
-      'INSERT INTO readings (device, session, seq, idx, sensor, type, value, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    // The conflict target names the duplicate check only: any other constraint still fails.
+    this.#insertMessage = db.prepare<[number, number, number, string, number, number, number, number, number, Buffer]>(
+      `INSERT INTO messages (device, session, seq, transport, base_time, received_at, count, min_ts, max_ts, readings)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (device, session, seq) DO NOTHING`,
     );
     this.#raiseSeq = db.prepare<[number, number, number]>(
       'UPDATE devices SET highest_seq = max(highest_seq, ?) WHERE device = ? AND session = ?',
@@ -129,47 +144,51 @@ export class SqliteStore implements Store {
     this.#selectSensors = db.prepare<[number, number], SensorRow>(
       'SELECT id, type, delivery, unit, name FROM sensors WHERE device = ? AND session = ? ORDER BY pos',
     );
+    this.#selectNames = db.prepare<[number, number], NameRow>('SELECT id, name, unit FROM sensors WHERE device = ? AND session = ?');
     this.#setConfig = db.prepare<[number, number]>('UPDATE devices SET config_id = ? WHERE device = ?');
     this.#totals = db.prepare<[], TotalsRow>(
-      `SELECT device, transport, count(*) AS messages, sum(readings) AS readings
+      `SELECT device, transport, count(*) AS messages, sum(count) AS readings
        FROM messages GROUP BY device, transport ORDER BY device, transport`,
     );
-    // One page query per combination of filters, each an index range on the primary key.
-    const page = (where: string): Database.Statement<unknown[], ReadingRow> =>
-      db.prepare<unknown[], ReadingRow>(`${SELECT_READINGS} WHERE ${where} ${ORDER_PAGE}`).safeIntegers(true);
-    const after = '(r.device, r.session, r.seq, r.idx) > (?, ?, ?, ?)';
-    const afterIn = 'r.device = ? AND (r.session, r.seq, r.idx) > (?, ?, ?)';
+    // One page query per combination of filters, each a range of the messages_key index;
+    // `since` skips whole messages by their latest reading, the rest is filtered per reading.
+    const page = (where: string): Database.Statement<unknown[], MessageRow> =>
+      db.prepare<unknown[], MessageRow>(`${SELECT_MESSAGES} WHERE ${where} ${ORDER_PAGE}`);
+    const after = '(device, session, seq) > (?, ?, ?)';
+    const afterIn = 'device = ? AND (session, seq) > (?, ?)';
     this.#pages = {
       all: page(after),
-      since: page(`${after} AND r.ts >= ?`),
+      since: page(`${after} AND max_ts >= ?`),
       device: page(afterIn),
-      deviceSince: page(`${afterIn} AND r.ts >= ?`),
+      deviceSince: page(`${afterIn} AND max_ts >= ?`),
     };
 
     this.#commitTx = db.transaction((batches: readonly ReadingsBatch[]): CommitOutcome[] => {
-      const outcomes: CommitOutcome[] = [];
+      const outcomes: CommitOutcome[] = new Array<CommitOutcome>(batches.length);
       // Highest stored seq per device and session, applied once per device at the end.
-      const highest = new Map<string, { device: number; session: number; seq: number }>();
-      for (const b of batches) {
+      const highest = new Map<number, Highest>();
+      for (let i = 0; i < batches.length; i++) {
+        const b = batches[i]!;
         const n = b.readings.length;
-        const info = this.#insertMessage.run(b.deviceId, b.session, b.seq, b.transport, b.baseTime, b.receivedAt, n);
+        const p = pack(b.baseTime, b.readings);
+        const info = this.#insertMessage.run(b.deviceId, b.session, b.seq, b.transport, b.baseTime, b.receivedAt, n, p.minTs, p.maxTs, p.bytes);
         if (info.changes === 0) {
-          outcomes.push('duplicate');
+          outcomes[i] = 'duplicate';
           continue;
         }
-        for (let i = 0; i < n; i++) {
-          const r = b.readings[i];
-          if (r === undefined) throw new TypeError(`batch ${b.deviceId}/${b.session}/${b.seq} has a hole at reading ${i}`);
-          const cell = toCell(r);
-          this.#insertReading.run(b.deviceId, b.session, b.seq, i, r.sensor, typeCode(r.type), cell, b.baseTime + r.delta);
+        outcomes[i] = 'stored';
+        let top = highest.get(b.deviceId);
+        if (top === undefined) {
+          highest.set(b.deviceId, { session: b.session, seq: b.seq, other: undefined });
+          continue;
         }
-        const key = `${b.deviceId}/${b.session}`;
-        const top = highest.get(key);
-        if (top === undefined) highest.set(key, { device: b.deviceId, session: b.session, seq: b.seq });
+        while (top.session !== b.session && top.other !== undefined) top = top.other;
+        if (top.session !== b.session) top.other = { session: b.session, seq: b.seq, other: undefined };
         else if (b.seq > top.seq) top.seq = b.seq;
-        outcomes.push('stored');
       }
-      for (const { device, session, seq } of highest.values()) this.#raiseSeq.run(seq, device, session);
+      for (const [device, first] of highest) {
+        for (let h: Highest | undefined = first; h !== undefined; h = h.other) this.#raiseSeq.run(h.seq, device, h.session);
+      }
       return outcomes;
     });
 
@@ -249,41 +268,60 @@ export class SqliteStore implements Store {
     this.#open();
     const { device, since, limit } = query;
     let left = limit ?? Infinity;
-    let cursor: Cursor = [-1n, -1n, -1n, -1n];
+    let cursor: Cursor = [-1, -1, -1];
+    // The catalogue of the (device, session) being read: messages come in that order.
+    let names: { device: number; session: number; byId: Map<number, NameRow> } | undefined;
     while (left > 0) {
-      const size = Math.min(PAGE, left);
       // Each page is its own short read, so a slow consumer neither holds the connection (a commit
       // may run between pages) nor a read snapshot that would keep the WAL from being checkpointed.
       const rows = this.#read('reading readings', () => {
-        const [d, s, q, i] = cursor;
+        const [d, s, q] = cursor;
         if (device === undefined) {
-          return since === undefined ? this.#pages.all.all(d, s, q, i, size) : this.#pages.since.all(d, s, q, i, since, size);
+          return since === undefined ? this.#pages.all.all(d, s, q, PAGE) : this.#pages.since.all(d, s, q, since, PAGE);
         }
-        const start = BigInt(device) === d ? [s, q, i] : [-1n, -1n, -1n];
+        const start = device === d ? [s, q] : [-1, -1];
         return since === undefined
-          ? this.#pages.device.all(device, ...start, size)
-          : this.#pages.deviceSince.all(device, ...start, since, size);
+          ? this.#pages.device.all(device, ...start, PAGE)
+          : this.#pages.deviceSince.all(device, ...start, since, PAGE);
       });
-      for (const row of rows) yield this.#stored(row);
+      for (const row of rows) {
+        if (names === undefined || names.device !== row.device || names.session !== row.session) {
+          const byId = new Map(this.#read('reading a catalogue', () => this.#selectNames.all(row.device, row.session)).map((n) => [n.id, n]));
+          names = { device: row.device, session: row.session, byId };
+        }
+        const transport = this.#transport(row);
+        const unpacker = new Unpacker(row.readings);
+        for (let index = 0; !unpacker.done && left > 0; index++) {
+          let r;
+          try {
+            r = unpacker.next(row.base_time);
+          } catch (e) {
+            throw new StoreError('STORE_READ', `reading ${row.device}/${row.session}/${row.seq}/${index}: ${message(e)}`, { cause: e });
+          }
+          if (since !== undefined && r.ts < since) continue;
+          const spec = names.byId.get(r.sensor);
+          left--;
+          yield {
+            device: row.device, session: row.session, seq: row.seq, index, sensor: r.sensor,
+            name: spec?.name ?? '', unit: spec?.unit ?? '', ...r.value,
+            ts: r.ts, receivedAt: row.received_at, transport,
+          };
+        }
+        if (left <= 0) return;
+      }
+      // Only an empty page ends the stream: messages committed while it ran are read too.
       const last = rows[rows.length - 1];
-      if (last === undefined || rows.length < size) return;
-      cursor = [last.device, last.session, last.seq, last.idx];
-      left -= rows.length;
+      if (last === undefined) return;
+      cursor = [last.device, last.session, last.seq];
     }
   }
 
-  #stored(row: ReadingRow): StoredReading {
-    let value: Value;
+  #transport(row: MessageRow): TransportName {
     try {
-      value = fromCell(typeName(Number(row.type)), row.value);
+      return checkTransport(row.transport);
     } catch (e) {
-      throw new StoreError('STORE_READ', `reading ${row.device}/${row.session}/${row.seq}/${row.idx}: ${message(e)}`, { cause: e });
+      throw new StoreError('STORE_READ', `message ${row.device}/${row.session}/${row.seq}: ${message(e)}`, { cause: e });
     }
-    return {
-      device: Number(row.device), session: Number(row.session), seq: Number(row.seq), index: Number(row.idx),
-      sensor: Number(row.sensor), name: row.name, unit: row.unit, ...value,
-      ts: Number(row.ts), receivedAt: Number(row.received_at), transport: checkTransport(row.transport),
-    };
   }
 
   async totals(): Promise<Totals[]> {

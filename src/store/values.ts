@@ -1,5 +1,7 @@
-// How a reading's value is kept in a database cell, and back. Both stores use this codec (the
-// memory store keeps the same cells), so a value they refuse and a value they return agree.
+// How a reading's value is kept in a database cell, and back. The memory store keeps these
+// cells, and version 1 of the SQLite schema kept them in its `readings` table (the migration to
+// version 2 reads them back); the packed readings of src/store/packed.ts make the same checks, so
+// a value the stores refuse and a value they return agree.
 //
 // The cell for each type (the `type` column holds the code of src/protocol/constants.ts):
 //   bool                          INTEGER 0 or 1
@@ -35,7 +37,8 @@ export class ValueCellError extends TypeError {
   override name = 'ValueCellError';
 }
 
-function refuse(type: string, value: unknown): never {
+/** Throws the ValueCellError for a value that does not fit its type. */
+export function refuse(type: string, value: unknown): never {
   const shown = typeof value === 'bigint' ? `${value}n` : typeof value === 'string' ? JSON.stringify(value) : String(value);
   throw new ValueCellError(`a ${type} value cannot be ${shown.slice(0, 60)} (${typeof value})`);
 }

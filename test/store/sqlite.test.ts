@@ -9,7 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, it, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Reading } from '../../src/protocol/index.ts';
+import { migrate } from '../../src/store/schema.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
+import type { ReadingsBatch } from '../../src/store/types.ts';
+import { toCell, typeCode } from '../../src/store/values.ts';
 import { batch, collect, device, EVERY_VALUE, floats, isStoreError, storeCompliance } from './compliance.ts';
 
 function tempDir(): string {
@@ -35,6 +38,9 @@ storeCompliance('sqlite', async () => {
   };
 });
 
+/** The base time batch() gives a seq. */
+const BASE_OF = (seq: number): number => batch(0, 0, seq, []).baseTime;
+
 const WRITER = fileURLToPath(new URL('fixtures/writer.ts', import.meta.url));
 
 /** Runs the writer fixture in a child process; resolves with its exit code and output. */
@@ -56,7 +62,49 @@ function runWriter(path: string, deviceId: number, count: number): { done: Promi
   };
 }
 
+/** Writes `batches` into a new file at schema version 1, the way version 1 stored them. */
+function writeVersion1(path: string, batches: readonly ReadingsBatch[]): void {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  migrate(db, 1);
+  const insertMessage = db.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const insertReading = db.prepare('INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  for (const b of batches) {
+    insertMessage.run(b.deviceId, b.session, b.seq, b.transport, b.baseTime, b.receivedAt, b.readings.length);
+    b.readings.forEach((r, i) => insertReading.run(b.deviceId, b.session, b.seq, i, r.sensor, typeCode(r.type), toCell(r), b.baseTime + r.delta));
+  }
+  db.close();
+}
+
 describe('sqlite store', () => {
+  it('migrates a version 1 file: the same readings, totals and duplicates as if stored now', async (t) => {
+    const dir = dirFor(t);
+    const every: Reading[] = EVERY_VALUE.map((v, i) => ({ sensor: i, delta: i * 7, ...v }));
+    const batches = [
+      batch(2, 1, 3, floats(4), { transport: 'udp' }), batch(1, 1, 2, every), batch(1, 2, 2, floats(1), { transport: 'rudp' }),
+    ];
+    const old = join(dir, 'v1.db');
+    writeVersion1(old, batches);
+    // Read-only opening does not migrate: it says what to do.
+    assert.throws(() => openSqliteStore(old, { readonly: true }), isStoreError('STORE_OPEN'));
+    const migrated = openSqliteStore(old);
+    const fresh = openSqliteStore(join(dir, 'v2.db'));
+    t.after(async () => {
+      await migrated.close();
+      await fresh.close();
+    });
+    await fresh.commit(batches);
+    assert.deepStrictEqual(await collect(migrated), await collect(fresh));
+    assert.deepStrictEqual(await collect(migrated, { device: 1, since: BASE_OF(2) + 50 }), await collect(fresh, { device: 1, since: BASE_OF(2) + 50 }));
+    assert.deepEqual(await migrated.totals(), await fresh.totals());
+    assert.deepEqual(await migrated.commit([batch(2, 1, 3, floats(1)), batch(2, 1, 4, floats(1))]), ['duplicate', 'stored']);
+    // Opened again, it is at the current version and keeps its data.
+    await migrated.close();
+    const again = openSqliteStore(old, { readonly: true });
+    t.after(() => again.close());
+    assert.equal((await collect(again)).length, EVERY_VALUE.length + 6);
+  });
+
   it('keeps every value, device and count across close and reopen', async (t) => {
     const path = join(dirFor(t), 'store.db');
     const first = openSqliteStore(path);
