@@ -10,7 +10,11 @@ import { parseDuration, parseInteger, parseRemotePort } from './parse.ts';
 export function deviceCommand(): Command {
   return new Command('device')
     .description('run one simulated device: HELLO, periodic READINGS of its nine sensors, BYE at the end or on Ctrl-C')
-    .addOption(new Option('--transport <name>', 'transport').choices(['tcp', 'udp'] as const).default('tcp' as const))
+    .addOption(
+      new Option('--transport <name>', 'tcp; udp (unacknowledged readings are lost); or rudp, reliable UDP: every message resent until acknowledged, in order (PROTOCOL.md §7)')
+        .choices(['tcp', 'udp', 'rudp'] as const)
+        .default('tcp' as const),
+    )
     .option('--host <address>', 'server address', '127.0.0.1')
     .option('--port <port>', 'server port', parseRemotePort, DEFAULT_PORT)
     .option('--id <n>', 'device id', parseInteger(1, 0xffff_ffff), 1)
@@ -35,7 +39,8 @@ export function deviceCommand(): Command {
       const quiet = o.json === true || o.quiet === true;
       const device = new SimulatedDevice({
         id: o.id,
-        transport: o.transport === 'udp' ? udp : tcp,
+        transport: o.transport === 'tcp' ? tcp : udp,
+        reliable: o.transport === 'rudp',
         host: o.host,
         port: o.port,
         intervalMs: o.interval,

@@ -2,19 +2,19 @@
 import { setMaxListeners } from 'node:events';
 import { Command } from '@commander-js/extra-typings';
 import cliProgress from 'cli-progress';
-import { Fleet, fleetTotals } from '../device/fleet.ts';
+import { Fleet, fleetTotals, type FleetTransport } from '../device/fleet.ts';
 import type { DeviceSummary } from '../device/device.ts';
 import { DEFAULT_PORT } from '../server/run.ts';
-import { tcp, udp, type Transport } from '../transport/index.ts';
+import { tcp, udp } from '../transport/index.ts';
 import { formatTable } from './table.ts';
 import { parseDuration, parseInteger, parseRemotePort } from './parse.ts';
 
-const TRANSPORTS: Record<string, Transport> = { tcp, udp };
+const TRANSPORTS: Record<string, FleetTransport> = { tcp, udp, rudp: { kind: 'rudp', over: udp } };
 
-function parseTransports(text: string): Transport[] {
+function parseTransports(text: string): FleetTransport[] {
   const names = text.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = names.filter((n) => !(n in TRANSPORTS));
-  if (names.length === 0 || unknown.length > 0) throw new Error(`--transports takes tcp and/or udp, comma-separated, not "${text}"`);
+  if (names.length === 0 || unknown.length > 0) throw new Error(`--transports takes tcp, udp and/or rudp, comma-separated, not "${text}"`);
   return names.map((n) => TRANSPORTS[n]!);
 }
 
@@ -22,7 +22,7 @@ export function fleetCommand(): Command {
   return new Command('fleet')
     .description('run many simulated devices in one process, mixing transports')
     .option('--devices <n>', 'how many devices', parseInteger(1, 100_000), 10)
-    .option('--transports <list>', 'transports given out in turn, comma-separated', 'tcp,udp')
+    .option('--transports <list>', 'transports given out in turn, comma-separated: tcp, udp, rudp (reliable UDP, on the UDP port)', 'tcp,udp')
     .option('--first-id <n>', 'id of the first device; the others follow', parseInteger(1, 0xffff_ffff), 1)
     .option('--host <address>', 'server address', '127.0.0.1')
     .option('--tcp-port <port>', 'server TCP port', parseRemotePort, DEFAULT_PORT)
@@ -49,7 +49,7 @@ export function fleetCommand(): Command {
         devices: o.devices,
         firstId: o.firstId,
         transports,
-        ports: { tcp: o.tcpPort, udp: o.udpPort },
+        ports: { tcp: o.tcpPort, udp: o.udpPort, rudp: o.udpPort },
         host: o.host,
         intervalMs: o.interval,
         batch: o.batch,

@@ -2,13 +2,21 @@
 import type { Transport } from '../transport/types.ts';
 import { SimulatedDevice, type DeviceEvent, type DeviceOptions, type DeviceSummary } from './device.ts';
 
-export interface FleetOptions extends Omit<DeviceOptions, 'id' | 'transport' | 'port' | 'onEvent' | 'seed'> {
+/** rudp: reliable mode over a datagram transport (DeviceOptions.reliable). */
+export interface ReliableOver {
+  readonly kind: 'rudp';
+  readonly over: Transport;
+}
+
+export type FleetTransport = Transport | ReliableOver;
+
+export interface FleetOptions extends Omit<DeviceOptions, 'id' | 'transport' | 'reliable' | 'port' | 'onEvent' | 'seed'> {
   readonly devices: number;
   readonly firstId: number;
   /** Transports given out in turn: device i uses transports[i % length]. */
-  readonly transports: readonly Transport[];
-  /** Port per transport kind. */
-  readonly ports: Readonly<Partial<Record<Transport['kind'], number>>>;
+  readonly transports: readonly FleetTransport[];
+  /** Port per transport kind (rudp: the server's UDP port, unless given). */
+  readonly ports: Readonly<Partial<Record<FleetTransport['kind'], number>>>;
   readonly seed?: number;
   /** Device i's simulation options (e.g. a low battery for some). */
   readonly simulationFor?: (index: number) => DeviceOptions['simulation'];
@@ -31,9 +39,11 @@ export class Fleet {
     this.members = [];
     const { devices, firstId, transports, ports, seed, simulationFor, onEvent: _onEvent, ...common } = options;
     for (let i = 0; i < devices; i++) {
-      const transport = transports[i % transports.length]!;
-      const port = ports[transport.kind];
-      if (port === undefined) throw new RangeError(`no port given for ${transport.kind}`);
+      const chosen = transports[i % transports.length]!;
+      const reliable = chosen.kind === 'rudp';
+      const transport = chosen.kind === 'rudp' ? chosen.over : chosen;
+      const port = ports[chosen.kind] ?? (reliable ? ports[transport.kind] : undefined);
+      if (port === undefined) throw new RangeError(`no port given for ${chosen.kind}`);
       const id = firstId + i;
       const simulation = simulationFor?.(i) ?? options.simulation;
       const onEvent = options.onEvent;
@@ -41,6 +51,7 @@ export class Fleet {
         ...common,
         id,
         transport,
+        ...(reliable ? { reliable } : {}),
         port,
         seed: ((seed ?? 1) * 100_003 + id) >>> 0,
         ...(simulation ? { simulation } : {}),

@@ -104,6 +104,30 @@ describe('sensorwire device against a server', () => {
     assertJsonSummary(udp.stdout, 24, 'udp');
   });
 
+  it('over rudp: a line per reply, the summary with its rudp lines, and --json with the rudp fields', async (t) => {
+    const port = String(srv.udpPort);
+    const [text, json] = await Promise.all([
+      run(t, ['device', '--transport', 'rudp', '--port', port, '--id', '28', ...RUN]),
+      run(t, ['device', '--transport', 'rudp', '--port', port, '--id', '29', ...RUN, '--json']),
+    ]);
+    assert.deepEqual([text.code, text.stderr, json.code, json.stderr], [0, '', 0, '']);
+    // On loopback nothing is lost: the same lines as over TCP, then what rudp adds.
+    assertReadableRun(text.stdout, 28, 'rudp', srv.udpPort);
+    assert.match(text.stdout, /^ {2}rudp: +srtt [\d.]+ ms, rttvar [\d.]+ ms, rto \d+ ms, epoch 0x[0-9a-f]{8}$/m);
+    assert.match(text.stdout, /resent: 0 on timeout, 0 fast, 0 window probes, 0 after resync/);
+    const s = assertJsonSummary(json.stdout, 29, 'rudp') as Summary & { rudp?: { srttMs: number | null; rtoMs: number; gaveUp: number; resyncs: number } };
+    assert.ok(s.rudp && s.rudp.srttMs !== null && s.rudp.rtoMs >= 50, JSON.stringify(s.rudp));
+    assert.deepEqual([s.rudp.gaveUp, s.rudp.resyncs], [0, 0]);
+    const store = openSqliteStore(srv.db, { readonly: true });
+    t.after(() => store.close());
+    for (const id of [28, 29]) {
+      const rows = [];
+      for await (const r of store.readings({ device: id })) rows.push(r);
+      assert.equal(rows.length, 30);
+      assert.ok(rows.every((r) => r.transport === 'rudp'));
+    }
+  });
+
   it('on Ctrl-C in the middle says BYE, prints the summary and exits 0', async (t) => {
     const store = openSqliteStore(srv.db, { readonly: true });
     t.after(() => store.close());
