@@ -191,15 +191,24 @@ export function modelRun(input: ModelInput): ModelResult {
   };
 }
 
+/** Share of the device's readings whose sensor is of the `reliable` delivery class (2 of its 9 sensors). */
+export function reliableShare(seed = 1): number {
+  const sensors = simulatedSensors(createRandom(seed));
+  return sensors.filter((s) => s.spec.delivery === 'reliable').length / sensors.length;
+}
+
 /**
  * What loss should do, p = loss / 100 in each direction. Plain UDP: a READINGS arrives with
  * probability 1 − p, so (1 − p) of the readings are delivered, and the server sends ACKs only for
- * what arrived. TCP and rudp: everything is delivered; every data frame is sent 1 / (1 − p) times
- * on average (a cumulative ACK covers a lost one, so lost ACKs cost no resend as long as a later
- * one arrives).
+ * what arrived. TCP: everything is delivered; every data frame is sent 1 / (1 − p) times on
+ * average. rudp: every `reliable` reading is delivered, but a `latest` reading (telemetry) whose
+ * first copy is lost is left out of the resend when the sensor has a newer sample (PROTOCOL.md
+ * §7.7), so about r + (1 − r)(1 − p) of the readings arrive, r the share of reliable ones. A
+ * cumulative ACK covers a lost one, so lost ACKs cost no resend as long as a later one arrives.
  */
-export function modelLoss(transport: ExperimentTransport, lossPercent: number): { deliveredFraction: number; sendsPerDataFrame: number } {
+export function modelLoss(transport: ExperimentTransport, lossPercent: number, reliable = reliableShare()): { deliveredFraction: number; sendsPerDataFrame: number } {
   const p = lossPercent / 100;
   if (transport === 'udp') return { deliveredFraction: 1 - p, sendsPerDataFrame: 1 };
+  if (transport === 'rudp') return { deliveredFraction: reliable + (1 - reliable) * (1 - p), sendsPerDataFrame: 1 / (1 - p) };
   return { deliveredFraction: 1, sendsPerDataFrame: 1 / (1 - p) };
 }

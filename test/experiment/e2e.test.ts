@@ -1,7 +1,8 @@
 // One small `sensorwire experiment` end to end, as a user runs it: real namespaces, tcpdump, nft
 // loss, the report written. Its figures are checked for consistency: TCP pays a handshake and a
 // teardown and UDP does not; every run's bytes by layer and by cost add up to its wire bytes;
-// plain UDP loses readings under loss while TCP delivers them all. Needs root, iproute2, nftables
+// plain UDP loses readings under loss while TCP delivers them all; rudp resends only under loss,
+// and delivers every reading of its reliable sensors. Needs root, iproute2, nftables
 // and tcpdump: without them it fails, naming what is missing.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -12,7 +13,7 @@ import type { ExperimentData, RunResult } from '../../src/experiment/types.ts';
 import { run, tempDir } from '../support/cli.ts';
 import { command, requireAll, root } from '../support/requires.ts';
 
-const TRANSPORTS = ['tcp', 'udp'] as const;
+const TRANSPORTS = ['tcp', 'udp', 'rudp'] as const;
 const READINGS = 90;
 
 describe('sensorwire experiment end to end', { timeout: 240_000 }, () => {
@@ -69,6 +70,17 @@ describe('sensorwire experiment end to end', { timeout: 240_000 }, () => {
     assert.equal(find('udp', 0).stored, READINGS, 'udp without loss delivers everything');
     assert.ok(find('udp', 20).stored < READINGS, 'plain udp loses readings at 20 % loss');
     assert.equal(find('tcp', 0).measured.tcpRetransmissions.frames, 0);
+
+    const rudp0 = find('rudp', 0);
+    const rudp20 = find('rudp', 20);
+    assert.deepEqual(rudp0.measured.resent, { frames: 0, bytes: 0, readings: 0 }, 'rudp resends nothing without loss');
+    assert.equal(rudp0.device.retransmissions, 0);
+    assert.equal(rudp0.stored, READINGS);
+    assert.ok(rudp20.measured.resent.frames > 0 && rudp20.device.retransmissions > 0, `rudp resends under loss: ${JSON.stringify(rudp20.measured.resent)}`);
+    assert.equal(rudp20.device.unacknowledged, 0, 'rudp: nothing left unacknowledged');
+    assert.ok(rudp20.stored >= READINGS * (2 / 9), 'rudp delivers at least every reliable reading');
+    const acked = rudp0.measured.readingsMessages + 2; // READINGS, HELLO and BYE
+    assert.ok(rudp0.measured.messages.ACK < acked, `rudp acknowledges cumulatively: ${rudp0.measured.messages.ACK} ACKs for ${acked} messages`);
 
     const md = readFileSync(join(out, 'report.md'), 'utf8');
     for (const x of data.runs) assert.ok(md.includes(`### ${x.spec.transport}, batch 3${x.spec.loss > 0 ? `, loss ${x.spec.loss} %` : ''}\n`), `a section for ${x.spec.transport} ${x.spec.loss}`);

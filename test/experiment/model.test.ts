@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { layerTotal } from '../../src/analysis/overhead-counts.ts';
-import { DEFAULT_TCP_HEADERS, headerSize, modelLoss, modelRun, varintSize } from '../../src/experiment/model.ts';
+import { DEFAULT_TCP_HEADERS, headerSize, modelLoss, modelRun, reliableShare, varintSize } from '../../src/experiment/model.ts';
 import { EXPERIMENT_DEFAULTS, parseExperimentOptions } from '../../src/experiment/options.ts';
 import { encode, encodeFrame } from '../../src/protocol/index.ts';
 import type { Reading } from '../../src/protocol/types.ts';
@@ -69,10 +69,12 @@ describe('overhead model', () => {
     assert.ok(per(10) > per(100));
   });
 
-  test('loss: plain UDP loses its share, TCP and rudp send again', () => {
+  test('loss: plain UDP loses its share, TCP and rudp send again, rudp only its reliable readings for sure', () => {
     assert.deepEqual(modelLoss('udp', 20), { deliveredFraction: 0.8, sendsPerDataFrame: 1 });
     assert.equal(modelLoss('tcp', 20).deliveredFraction, 1);
     assert.equal(modelLoss('rudp', 50).sendsPerDataFrame, 2);
+    assert.equal(reliableShare(), 2 / 9, 'door and status of nine sensors');
+    assert.ok(Math.abs(modelLoss('rudp', 20).deliveredFraction - (2 / 9 + (7 / 9) * 0.8)) < 1e-12);
   });
 
   test('a TCP frame prefix as encodeFrame writes it', () => {
