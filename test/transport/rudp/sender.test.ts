@@ -91,4 +91,54 @@ describe('rudp sender', () => {
     for (const h of s.sendable()) s.sent(h, 10);
     assert.equal(s.retransmissions, 2);
   });
+
+  it('takes its RTT sample from the newest message newly covered, and none from one already covered by a range', () => {
+    const s = new RudpSender();
+    for (let seq = 1; seq <= 3; seq++) s.add(seq, bytes);
+    for (const [i, h] of s.sendable().entries()) s.sent(h, i * 10);
+    // 3 arrives first (a gap at 1, 2): its range gives the sample, 100 − 20.
+    const first = s.ack({ ackSeq: 0, sack: [{ first: 3, last: 3 }], window: 64, holdUs: 0 }, 100);
+    assert.deepEqual([first.rttMs, first.sampled?.seq], [80, 3]);
+    // 1 and 2 then arrive; the cumulative ack covers 1–3: the sample is 2's (newest sent once and not yet covered).
+    const second = s.ack({ ackSeq: 3, sack: [], window: 64, holdUs: 0 }, 200);
+    assert.deepEqual([second.rttMs, second.sampled?.seq], [190, 2]);
+    const again = new RudpSender();
+    again.add(1, bytes);
+    again.sent(again.get(1)!, 0);
+    again.add(2, bytes);
+    again.sent(again.get(2)!, 0);
+    again.ack({ ackSeq: 0, sack: [{ first: 2, last: 2 }], window: 64, holdUs: 0 }, 10);
+    again.sent(again.get(1)!, 500);
+    const late = again.ack({ ackSeq: 2, sack: [], window: 64, holdUs: 0 }, 900);
+    assert.equal(late.rttMs, undefined, '1 was retransmitted and 2 was sampled when its range came');
+  });
+
+  it('a pinned message (an unacknowledged HELLO) goes alone, past the window, and is the one the timer sends again', () => {
+    const s = new RudpSender();
+    s.add(1, bytes);
+    s.add(70, bytes);
+    s.pin(70);
+    assert.deepEqual(s.sendable().map((h) => h.seq), [70], 'alone, and above cumulative + 64');
+    for (const h of s.sendable()) s.sent(h, 0);
+    s.sent(s.get(1)!, 0);
+    assert.equal(s.expire(s.deadline()!).retransmit?.seq, 70);
+    s.pin(undefined);
+    assert.equal(s.expire(s.deadline()!).retransmit?.seq, 1);
+  });
+
+  it('reset() starts the count towards giving up afresh and takes the new cumulative point', () => {
+    const s = sender(1, 0);
+    let now = 0;
+    for (let i = 0; i < MAX_RETRANSMISSIONS; i++) {
+      now = s.deadline()!;
+      s.sent(s.expire(now).retransmit!, now);
+    }
+    assert.equal(s.expire(s.deadline()!).gaveUp, true);
+    s.reset(0);
+    assert.deepEqual(s.sendable().map((h) => h.seq), [1]);
+    s.sent(s.get(1)!, now);
+    assert.equal(s.expire(s.deadline()!).gaveUp, false);
+    s.reset(40);
+    assert.equal(s.cumulative, 40);
+  });
 });
