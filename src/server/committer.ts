@@ -1,18 +1,33 @@
 // Group commit: READINGS from every link that arrive within one turn of the event loop are
-// committed in one storage transaction, then each caller learns its outcome. Outcomes resolve
+// committed in one storage transaction, then each caller learns its outcome. Outcomes are given
 // in the order the batches were queued, so a link's ACKs leave in the order of its messages.
+//
+// Two ways in: commit() returns a promise per batch; enqueue() calls a function instead, which
+// spares the hot path a promise (and its reaction job) per message.
 import type { CommitOutcome, ReadingsBatch, Store } from '../store/types.ts';
 
-interface Pending {
-  readonly batch: ReadingsBatch;
-  readonly resolve: (outcome: CommitOutcome) => void;
-  readonly reject: (error: unknown) => void;
+/**
+ * Called once per queued batch: with its outcome, or with the error that failed its group. It
+ * should not throw; if it does, the error is rethrown from a microtask (an uncaught exception, as
+ * for an event listener) and the other batches still get their outcomes.
+ */
+export type CommitDone = (outcome: CommitOutcome | undefined, error?: unknown) => void;
+
+function call(done: CommitDone, outcome: CommitOutcome | undefined, error?: unknown): void {
+  try {
+    done(outcome, error);
+  } catch (bug) {
+    queueMicrotask(() => {
+      throw bug;
+    });
+  }
 }
 
 export class Committer {
   private readonly store: Store;
   private readonly maxBatch: number;
-  private queue: Pending[] = [];
+  private batches: ReadingsBatch[] = [];
+  private callbacks: CommitDone[] = [];
   private running: Promise<void> | undefined;
   /** Transactions and messages committed so far. */
   transactions = 0;
@@ -23,11 +38,17 @@ export class Committer {
     this.maxBatch = maxBatch;
   }
 
+  /** Queues a batch; `done` runs once its transaction has committed or failed. */
+  enqueue(batch: ReadingsBatch, done: CommitDone): void {
+    this.batches.push(batch);
+    this.callbacks.push(done);
+    this.running ??= this.run();
+  }
+
   /** Queues a batch; resolves once its transaction has committed. */
   commit(batch: ReadingsBatch): Promise<CommitOutcome> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ batch, resolve, reject });
-      this.running ??= this.run();
+      this.enqueue(batch, (outcome, error) => (outcome === undefined ? reject(error) : resolve(outcome)));
     });
   }
 
@@ -37,22 +58,32 @@ export class Committer {
   }
 
   get queued(): number {
-    return this.queue.length;
+    return this.batches.length;
   }
 
   private async run(): Promise<void> {
     // Let the current turn's frames join this transaction.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    while (this.queue.length > 0) {
-      const group = this.queue.splice(0, this.maxBatch);
-      try {
-        const outcomes = await this.store.commit(group.map((p) => p.batch));
-        this.transactions++;
-        this.messages += group.length;
-        group.forEach((p, i) => p.resolve(outcomes[i] ?? 'stored'));
-      } catch (error) {
-        for (const p of group) p.reject(error);
+    while (this.batches.length > 0) {
+      let group = this.batches;
+      let done = this.callbacks;
+      if (group.length > this.maxBatch) {
+        group = this.batches.splice(0, this.maxBatch);
+        done = this.callbacks.splice(0, this.maxBatch);
+      } else {
+        this.batches = [];
+        this.callbacks = [];
       }
+      let outcomes: CommitOutcome[];
+      try {
+        outcomes = await this.store.commit(group);
+      } catch (error) {
+        for (const d of done) call(d, undefined, error);
+        continue;
+      }
+      this.transactions++;
+      this.messages += group.length;
+      for (let i = 0; i < done.length; i++) call(done[i]!, outcomes[i] ?? 'stored');
     }
     this.running = undefined;
   }
