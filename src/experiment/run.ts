@@ -122,15 +122,21 @@ async function storedReadings(db: string, deviceId: number): Promise<number> {
   }
 }
 
+/** Settings of the link that are not part of a run's spec (benchmarks vary them). */
+export interface LinkOptions {
+  /** TCP's RTO floor on the link's routes, ms (see NetPairOptions.tcpRtoMinMs). Default: the kernel's. */
+  readonly tcpRtoMinMs?: number;
+}
+
 /** One run in its own namespaces; `keepIn` (a folder) keeps its capture. */
-export async function runOne(spec: RunSpec, keepIn?: string): Promise<RunResult> {
+export async function runOne(spec: RunSpec, keepIn?: string, link: LinkOptions = {}): Promise<RunResult> {
   const started = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'sensorwire-experiment-'));
   const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
   process.once('exit', removeDir);
   let pair: NetPair | undefined;
   try {
-    pair = await createNetPair({ mtu: LINK_MTU });
+    pair = await createNetPair({ mtu: LINK_MTU, ...(link.tcpRtoMinMs !== undefined ? { tcpRtoMinMs: link.tcpRtoMinMs } : {}) });
     const db = join(dir, 'server.db');
     const pcap = join(dir, 'run.pcap');
     const server = watch(
