@@ -35,8 +35,8 @@ const base = (title: string, subtitle: string): echarts.EChartsCoreOption => ({
   backgroundColor: '#ffffff',
   textStyle: { fontFamily: 'DejaVu Sans, Arial, sans-serif' },
   title: { text: title, subtext: subtitle, left: 'center', textStyle: { fontSize: 15 } },
-  legend: { bottom: 0, type: 'plain', itemGap: 8, itemWidth: 18, textStyle: { fontSize: 11 } },
-  grid: { left: 70, right: 30, top: 70, bottom: 80 },
+  legend: { bottom: 0, type: 'plain', itemGap: 18, itemWidth: 16, textStyle: { fontSize: 11 } },
+  grid: { left: 80, right: 30, top: 70, bottom: 80 },
 });
 
 const runLabel = (r: RunResult): string => `${r.spec.transport} ×${r.spec.batch}`;
@@ -53,7 +53,7 @@ export function layersChart(lossless: readonly Comparison[]): ChartSpec {
     option: {
       ...base('Wire bytes per reading, by layer', 'no loss; bars: measured, diamonds: model total; ×N = readings per message'),
       xAxis: { type: 'category', data: runs.map(runLabel) },
-      yAxis: { type: 'value', name: 'bytes per reading' },
+      yAxis: { type: 'value', name: 'bytes per reading', nameLocation: 'middle', nameGap: 48 },
       series: [
         ...layers.map(({ layer, label }) => ({
           name: label,
@@ -86,7 +86,7 @@ export function batchChart(lossless: readonly Comparison[], batches: readonly nu
     option: {
       ...base('Wire bytes per reading against batch size', 'no loss; solid: measured, dashed: model'),
       xAxis: { type: 'category', name: 'readings per message', nameLocation: 'middle', nameGap: 28, data: batches.map(String) },
-      yAxis: { type: 'value', name: 'bytes per reading' },
+      yAxis: { type: 'value', name: 'bytes per reading', nameLocation: 'middle', nameGap: 48 },
       series: transports.flatMap((t) => [
         { name: `${t} measured`, type: 'line', symbolSize: 8, itemStyle: { color: COLORS[t] }, data: batches.map((b) => { const c = at(t, b); return c ? round1(c.run.measured.derived.bytesPerReading ?? 0) : null; }) },
         { name: `${t} model`, type: 'line', symbol: 'none', lineStyle: { type: 'dashed', color: COLORS[t] }, itemStyle: { color: COLORS[t] }, data: batches.map((b) => { const c = at(t, b); return c ? round1(c.model.bytesPerReading) : null; }) },
@@ -120,7 +120,7 @@ export function deliveredChart(runs: readonly RunResult[], losses: readonly numb
     option: {
       ...base('Readings delivered against loss rate', 'committed by the server, % of the readings taken; ×N = readings per message'),
       xAxis: { type: 'category', name: 'loss, % of packets each way', nameLocation: 'middle', nameGap: 28, data: losses.map(String) },
-      yAxis: { type: 'value', name: '% delivered', min: 0, max: 100 },
+      yAxis: { type: 'value', name: '% delivered', nameLocation: 'middle', nameGap: 48, min: 0, max: 100 },
       series: lossSeries(runs, losses, (r) => (100 * r.stored) / r.spec.readings),
     },
   };
@@ -136,7 +136,7 @@ export function wireBytesChart(runs: readonly RunResult[], losses: readonly numb
     option: {
       ...base('Wire bytes per delivered reading against loss rate', 'all frames on the link ÷ readings the server committed; ×N = readings per message'),
       xAxis: { type: 'category', name: 'loss, % of packets each way', nameLocation: 'middle', nameGap: 28, data: losses.map(String) },
-      yAxis: { type: 'value', name: 'bytes per delivered reading' },
+      yAxis: { type: 'value', name: 'bytes per delivered reading', nameLocation: 'middle', nameGap: 48 },
       series: lossSeries(runs, losses, (r) => r.measured.bytes / Math.max(1, r.stored)),
     },
   };

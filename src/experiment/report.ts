@@ -229,6 +229,12 @@ export function generateReport(data: ExperimentData): GeneratedReport {
   }
   if (losses.length > 1) {
     out.push('## Under loss', '', lossTable(runs), '');
+    const fewest = Math.min(...runs.filter((r) => r.spec.loss > 0).map((r) => Math.ceil(r.spec.readings / r.spec.batch)));
+    const p = Math.max(...losses) / 100;
+    out.push(
+      `The model's "delivered" is an expectation. A run sends few messages (${fewest} in the smallest), so chance alone moves the measured share: for plain UDP one standard deviation is √(p(1 − p)/M) of the readings, ${(100 * Math.sqrt((p * (1 - p)) / fewest)).toFixed(0)} points at ${(100 * p).toFixed(0)} % loss with ${fewest} messages. "packets dropped" is what the nftables rule counted.`,
+      '',
+    );
     out.push('![Readings delivered against loss rate](delivered-vs-loss.svg)', '', '[PNG](delivered-vs-loss.png)', '');
     out.push('![Wire bytes per delivered reading against loss rate](wire-bytes-vs-loss.svg)', '', '[PNG](wire-bytes-vs-loss.png)', '');
   }
