@@ -341,7 +341,7 @@ export class SimulatedDevice {
   }
 
   private encode(message: Message): Uint8Array {
-    return encode(message, { maxMessageSize: this.maxMessage, ...(this.o.key ? { key: this.o.key } : {}) });
+    return encode(message, { maxMessageSize: this.maxMessage, ...(this.o.key ? { key: this.o.key, session: this.session } : {}) });
   }
 
   // ---- sending --------------------------------------------------------------------------
