@@ -1,7 +1,7 @@
 // npx tsx bench/profile.ts [tcp|udp] [devices] [batch] — runs the real server (the CLI, SQLite)
 // under node --cpu-prof, loads it as `npm run bench` does for BENCH_SECONDS (default 3), and
 // prints where the server's CPU time went: self time per function, inclusive time of the
-// functions of src/server/, and both per acknowledged message. The .cpuprofile is kept (its path
+// functions of src/, and both per acknowledged message, counting only the time the load ran. The .cpuprofile is kept (its path
 // is printed) for Chrome DevTools or speedscope.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { runLoad } from './load.ts';
 
 interface CallFrame { functionName: string; url: string; lineNumber: number }
 interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
-interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+interface Profile { nodes: ProfileNode[]; startTime: number; samples: number[]; timeDeltas: number[] }
 
 const transport = process.argv[2] === 'udp' ? 'udp' : 'tcp';
 const devices = Number(process.argv[3] ?? 1);
@@ -33,7 +33,11 @@ await new Promise<void>((resolve, reject) => {
     if (ports.tcp && ports.udp) resolve();
   });
 });
+// V8 stamps samples with the monotonic clock in µs, as process.hrtime does: only the samples taken
+// while the load ran are counted (not the server's start, module loading included).
+const from = Number(process.hrtime.bigint() / 1000n);
 const load = await runLoad({ transport, port: ports[transport]!, devices, batch, window: 64, seconds, firstId: 1 });
+const to = Number(process.hrtime.bigint() / 1000n);
 const exited = new Promise((resolve) => child.once('exit', resolve));
 child.kill('SIGTERM');
 await exited;
@@ -42,9 +46,14 @@ const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
 if (file === undefined) throw new Error(`no profile written in ${dir}`);
 const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
 
-// Self time per node, from the samples.
+// Self time per node, from the samples taken while the load ran.
 const self = new Map<number, number>();
-profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+let stamp = profile.startTime;
+profile.samples.forEach((id, i) => {
+  const delta = profile.timeDeltas[i] ?? 0;
+  stamp += delta;
+  if (stamp >= from && stamp <= to) self.set(id, (self.get(id) ?? 0) + delta);
+});
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -76,7 +85,7 @@ for (const [id, us] of self) {
 
 const perMessage = (us: number): string => (us / Math.max(load.messages, 1)).toFixed(2);
 console.log(`${transport}, ${devices} device(s), batch ${batch}: ${load.messages} messages acknowledged in ${load.seconds.toFixed(1)} s ` +
-  `(${Math.round(load.messages / load.seconds)}/s); server busy ${(busy / 1e6).toFixed(2)} s = ${perMessage(busy)} µs/message`);
+  `(${Math.round(load.messages / load.seconds)}/s); server busy ${(busy / 1e6).toFixed(2)} s of it = ${perMessage(busy)} µs/message`);
 console.log(`profile: ${join(dir, file)}\n`);
 console.log('self time, top 30                                                      µs/msg   share');
 for (const [name, us] of [...selfBy].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
