@@ -14,6 +14,9 @@ export interface TcpLinkOptions {
 }
 
 const PREFIX_ROOM = Limits.MAX_VARINT_BYTES;
+/** The frames one turn produces are gathered here first; grown as needed, never shrunk. */
+const FIRST_OUT_SIZE = 1024;
+const MAX_KEPT_OUT_SIZE = 64 * 1024;
 
 export class TcpLink implements Connection {
   readonly kind = 'tcp' as const;
@@ -25,7 +28,10 @@ export class TcpLink implements Connection {
   private readonly options: TcpLinkOptions;
   private closeError: Error | undefined;
   private ending = false;
-  private corked = false;
+  /** Frames sent this turn, not yet written to the socket (out[0 … outLength)). */
+  private out: Buffer | undefined;
+  private outLength = 0;
+  private readonly flush = (): void => this.write();
 
   constructor(socket: Socket, handler: LinkHandler, options: TcpLinkOptions) {
     this.socket = socket;
@@ -74,34 +80,48 @@ export class TcpLink implements Connection {
     return this.socket.writableLength;
   }
 
+  /** Frames the message; the bytes are copied, so the caller may reuse `message` at once. */
   send(message: Uint8Array): boolean {
     if (!this.open) return false;
-    if (this.socket.writableLength + message.length > this.options.maxQueuedBytes) {
+    if (this.socket.writableLength + this.outLength + message.length > this.options.maxQueuedBytes) {
       // A peer that does not read its replies must not grow our memory without bound.
       this.destroy(new Error(`peer ${this.remote} is not reading: over ${this.options.maxQueuedBytes} bytes queued`));
       return false;
     }
-    const frame = Buffer.allocUnsafe(message.length + PREFIX_ROOM);
+    // Messages sent in one turn of the event loop (e.g. the ACKs of one group commit) are gathered
+    // and leave in one write: one pass through the stream, one system call and, where the window
+    // allows, one segment.
+    if (this.outLength === 0) process.nextTick(this.flush);
+    let out = this.out;
+    const need = this.outLength + PREFIX_ROOM + message.length;
+    if (out === undefined || need > out.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(FIRST_OUT_SIZE, 2 * need));
+      if (out !== undefined) out.copy(bigger, 0, 0, this.outLength);
+      this.out = out = bigger;
+    }
+    let at = this.outLength;
     let n = message.length;
-    let at = 0;
     while (n >= 0x80) {
-      frame[at++] = (n & 0x7f) | 0x80;
+      out[at++] = (n & 0x7f) | 0x80;
       n >>>= 7;
     }
-    frame[at++] = n;
-    frame.set(message, at);
-    // Messages sent in one turn of the event loop (e.g. the ACKs of one group commit) leave
-    // together in one write: one system call and, where the window allows, one segment.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(frame.subarray(0, at + message.length));
+    out[at++] = n;
+    out.set(message, at);
+    this.outLength = at + message.length;
     return true;
+  }
+
+  /** Writes what this turn gathered, as a copy: the socket may hold it until the kernel takes it. */
+  private write(): void {
+    const length = this.outLength;
+    if (length === 0 || this.out === undefined) return;
+    this.outLength = 0;
+    if (this.socket.destroyed) return;
+    const bytes = Buffer.allocUnsafe(length);
+    this.out.copy(bytes, 0, 0, length);
+    // A burst's big buffer is not kept for the quiet turns after it.
+    if (this.out.length > MAX_KEPT_OUT_SIZE) this.out = undefined;
+    this.socket.write(bytes);
   }
 
   pause(): void {
@@ -115,6 +135,8 @@ export class TcpLink implements Connection {
   close(): void {
     if (this.ending) return;
     this.ending = true;
+    // What was sent before the close goes first (end() would otherwise overtake it).
+    this.write();
     this.socket.end();
   }
 

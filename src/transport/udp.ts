@@ -32,26 +32,33 @@ function bind(socket: Socket, port: number, host: string): Promise<void> {
   });
 }
 
-/** Answers to the source of one datagram. */
+/** Answers to the source of one datagram. One is made per datagram, so it does little up front. */
 class DatagramLink implements Link {
   readonly kind = 'udp' as const;
-  readonly remote: string;
   private readonly socket: Socket;
   private readonly peer: RemoteInfo;
   private readonly isOpen: () => boolean;
+  private address: string | undefined;
 
   constructor(socket: Socket, peer: RemoteInfo, isOpen: () => boolean) {
     this.socket = socket;
     this.peer = peer;
     this.isOpen = isOpen;
-    this.remote = formatAddress(peer.address, peer.port);
+  }
+  get remote(): string {
+    return (this.address ??= formatAddress(this.peer.address, this.peer.port));
   }
   get open(): boolean {
     return this.isOpen();
   }
+  /** The bytes are copied, so the caller may reuse `message` at once. */
   send(message: Uint8Array): boolean {
     if (!this.isOpen()) return false;
-    this.socket.send(message, this.peer.port, this.peer.address);
+    // dgram reads the buffer after send() returns (after its address lookup, or once the socket
+    // can take it): it gets bytes of its own.
+    const copy = Buffer.allocUnsafe(message.length);
+    copy.set(message);
+    this.socket.send(copy, this.peer.port, this.peer.address);
     return true;
   }
   pause(): void {}
@@ -114,7 +121,7 @@ export async function connectUdp(options: ConnectOptions, handler: LinkHandler):
     },
     send(message: Uint8Array): boolean {
       if (!open) return false;
-      socket.send(message);
+      socket.send(Buffer.from(message));
       return true;
     },
     pause: () => {},
