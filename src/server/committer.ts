@@ -3,7 +3,8 @@
 // in the order the batches were queued, so a link's ACKs leave in the order of its messages.
 //
 // Two ways in: commit() returns a promise per batch; enqueue() calls a function instead, which
-// spares the hot path a promise (and its reaction job) per message.
+// spares the hot path a promise (and its reaction job) per message. The function is given the
+// batch back, so one function can serve every batch (the batch may carry what it needs).
 import type { CommitOutcome, ReadingsBatch, Store } from '../store/types.ts';
 
 /**
@@ -11,11 +12,11 @@ import type { CommitOutcome, ReadingsBatch, Store } from '../store/types.ts';
  * should not throw; if it does, the error is rethrown from a microtask (an uncaught exception, as
  * for an event listener) and the other batches still get their outcomes.
  */
-export type CommitDone = (outcome: CommitOutcome | undefined, error?: unknown) => void;
+export type CommitDone<B extends ReadingsBatch = ReadingsBatch> = (outcome: CommitOutcome | undefined, error: unknown, batch: B) => void;
 
-function call(done: CommitDone, outcome: CommitOutcome | undefined, error?: unknown): void {
+function call<B extends ReadingsBatch>(done: CommitDone<B>, outcome: CommitOutcome | undefined, error: unknown, batch: B): void {
   try {
-    done(outcome, error);
+    done(outcome, error, batch);
   } catch (bug) {
     queueMicrotask(() => {
       throw bug;
@@ -27,7 +28,8 @@ export class Committer {
   private readonly store: Store;
   private readonly maxBatch: number;
   private batches: ReadingsBatch[] = [];
-  private callbacks: CommitDone[] = [];
+  // Each callback is only ever called with the batch it was queued with.
+  private callbacks: CommitDone<any>[] = [];
   private running: Promise<void> | undefined;
   /** Transactions and messages committed so far. */
   transactions = 0;
@@ -39,7 +41,7 @@ export class Committer {
   }
 
   /** Queues a batch; `done` runs once its transaction has committed or failed. */
-  enqueue(batch: ReadingsBatch, done: CommitDone): void {
+  enqueue<B extends ReadingsBatch>(batch: B, done: CommitDone<B>): void {
     this.batches.push(batch);
     this.callbacks.push(done);
     this.running ??= this.run();
@@ -78,12 +80,12 @@ export class Committer {
       try {
         outcomes = await this.store.commit(group);
       } catch (error) {
-        for (const d of done) call(d, undefined, error);
+        for (let i = 0; i < done.length; i++) call(done[i]!, undefined, error, group[i]!);
         continue;
       }
       this.transactions++;
       this.messages += group.length;
-      for (let i = 0; i < done.length; i++) call(done[i]!, outcomes[i] ?? 'stored');
+      for (let i = 0; i < done.length; i++) call(done[i]!, outcomes[i] ?? 'stored', undefined, group[i]!);
     }
     this.running = undefined;
   }

@@ -6,9 +6,10 @@ import {
   AckStatus, ErrorCode, Limits, decodeHeader, encode, verifyTag,
   type ErrorCodeName, type Frame, type Message, type MessageOf,
 } from '../protocol/index.ts';
+import { MAX_PLAIN_ACK, writePlainAck } from '../protocol/ack.ts';
 import type { Link, LinkHandler } from '../transport/types.ts';
 import { StoreError } from '../store/errors.ts';
-import type { Store, TransportName } from '../store/types.ts';
+import type { CommitOutcome, ReadingsBatch, Store, TransportName } from '../store/types.ts';
 import type { Logger } from '../log.ts';
 import { Committer } from './committer.ts';
 import { DeviceRegistry, type DeviceState } from './devices.ts';
@@ -34,8 +35,10 @@ interface LinkState {
   tail: Promise<void>;
   pending: number;
   paused: boolean;
-  /** The last commit queued for this link: BYE waits for it. */
-  lastCommit: Promise<unknown>;
+  /** READINGS of this link queued for commit and not answered yet: BYE waits for them. */
+  committing: number;
+  /** Woken once `committing` is back to 0. */
+  settled: (() => void)[] | undefined;
   /** TCP: the server has decided to end the connection; no later frame of it is taken. */
   closing: boolean;
   /** TCP: the final ERROR has been sent and the link closed; frames still queued are dropped. */
@@ -59,12 +62,38 @@ function fitText(text: string, bytes: number): string {
 }
 
 function newState(deviceId: number | undefined): LinkState {
-  return { deviceId, tail: Promise.resolve(), pending: 0, paused: false, lastCommit: Promise.resolve(), closing: false, closed: false };
+  return { deviceId, tail: Promise.resolve(), pending: 0, paused: false, committing: 0, settled: undefined, closing: false, closed: false };
+}
+
+/**
+ * When the frames of one turn of the event loop arrived. The clocks are read once per turn, at its
+ * first frame, and shared by its frames (they were all waiting in the kernel by then).
+ */
+interface Stamp extends Trigger {
+  /** performance.now() of the same moment, for holds without BigInt arithmetic. */
+  readonly rxMono: number;
 }
 
 /** Microseconds since `rxClock`, as an ACK's hold. */
 function holdSince(rxClock: bigint): number {
   return Math.min(Number((process.hrtime.bigint() - rxClock) / 1000n), Limits.MAX_VARINT);
+}
+
+/** Microseconds since `stamp`, as an ACK's hold. */
+function holdSinceStamp(stamp: Stamp): number {
+  return Math.min(Math.max(Math.round((performance.now() - stamp.rxMono) * 1000), 0), Limits.MAX_VARINT);
+}
+
+/** A checked TCP or UDP READINGS on its way to storage, with what its answer needs. */
+interface PendingReadings extends ReadingsBatch {
+  readonly link: Link;
+  readonly state: LinkState;
+  readonly device: DeviceState;
+  readonly message: MessageOf<'READINGS'>;
+  readonly stamp: Stamp;
+  /** Bytes of the message (a UDP refusal is no larger). */
+  readonly size: number;
+  readonly transport: 'tcp' | 'udp';
 }
 
 /** Every reading's sensor must be in the device's catalogue, with its declared type. */
@@ -97,6 +126,13 @@ export class IngestServer {
   private inFlight = 0;
   /** Callers of drain() waiting for inFlight to reach 0. */
   private idle: (() => void)[] = [];
+  /** The clock readings of the current turn, until its end. */
+  private stamp: Stamp | undefined;
+  private readonly endTurn = (): void => {
+    this.stamp = undefined;
+  };
+  /** Where plain ACKs are written; every link copies what it is given. */
+  private readonly ackBytes = new Uint8Array(MAX_PLAIN_ACK);
 
   constructor(options: IngestOptions) {
     this.store = options.store;
@@ -152,9 +188,17 @@ export class IngestServer {
     return 'tcp';
   }
 
+  private now(): Stamp {
+    let stamp = this.stamp;
+    if (stamp === undefined) {
+      stamp = this.stamp = { rxTime: Date.now(), rxClock: process.hrtime.bigint(), rxMono: performance.now() };
+      setImmediate(this.endTurn);
+    }
+    return stamp;
+  }
+
   private onFrame(link: Link, frame: Frame): void {
-    const rxTime = Date.now();
-    const rxClock = process.hrtime.bigint();
+    const stamp = this.now();
     const transport = this.transportOf(link, frame.ok ? frame.message : undefined);
     // A connection the server is ending (after an ERROR that closes it) gives nothing more:
     // frames that follow the bad one, even in the same read, are neither handled nor stored.
@@ -177,8 +221,8 @@ export class IngestServer {
     }
     this.stats[transport].messages++;
     const state = this.queueFor(link, frame.message.deviceId);
-    if (state.pending === 0 && this.readingsAtOnce(link, state, frame.message, frame.bytes, transport, rxTime, rxClock)) return;
-    this.enqueue(link, state, frame.message.deviceId, () => this.handle(link, state, frame.message, frame.bytes, transport, rxTime, rxClock));
+    if (state.pending === 0 && this.readingsAtOnce(link, state, frame.message, frame.bytes, transport, stamp)) return;
+    this.enqueue(link, state, frame.message.deviceId, () => this.handle(link, state, frame.message, frame.bytes, transport, stamp));
   }
 
   /**
@@ -188,7 +232,7 @@ export class IngestServer {
    * checks everything again.
    */
   private readingsAtOnce(
-    link: Link, state: LinkState, m: Message, bytes: Uint8Array, transport: TransportName, rxTime: number, rxClock: bigint,
+    link: Link, state: LinkState, m: Message, bytes: Uint8Array, transport: TransportName, stamp: Stamp,
   ): boolean {
     if (m.type !== 'READINGS' || transport === 'rudp' || state.closed) return false;
     if (link.kind === 'udp' ? this.sharedStore : state.deviceId !== m.deviceId) return false;
@@ -201,7 +245,7 @@ export class IngestServer {
     for (const r of m.readings) {
       if (device.sensors.get(r.sensor)?.type !== r.type) return false;
     }
-    this.commitReadings(link, state, device, m, transport, rxTime, rxClock, bytes.length);
+    this.commitReadings(link, state, device, m, transport, stamp, bytes.length);
     return true;
   }
 
@@ -245,8 +289,9 @@ export class IngestServer {
   }
 
   private async handle(
-    link: Link, state: LinkState, m: Message, bytes: Uint8Array, transport: TransportName, rxTime: number, rxClock: bigint,
+    link: Link, state: LinkState, m: Message, bytes: Uint8Array, transport: TransportName, stamp: Stamp,
   ): Promise<void> {
+    const rxTime = stamp.rxTime;
     if (state.closed) return; // queued before the server ended the connection, handled after
     try {
       if (this.keys) {
@@ -256,12 +301,12 @@ export class IngestServer {
         this.checkKeyAndTag(m);
         const session = m.type === 'HELLO' ? m.session : (await this.devices.get(m.deviceId, link.kind === 'udp' && this.sharedStore))?.record.session;
         if (session === undefined) {
-          if (transport === 'rudp') return this.resync(link, m, { rxTime, rxClock });
+          if (transport === 'rudp') return this.resync(link, m, stamp);
           throw new Refusal('UNKNOWN_DEVICE', `device ${m.deviceId} has no session here: send HELLO`);
         }
         this.checkTag(m, bytes, session);
       }
-      if (transport === 'rudp') return await this.reliable(link, state, m, bytes.length, { rxTime, rxClock });
+      if (transport === 'rudp') return await this.reliable(link, state, m, bytes.length, stamp);
       if (link.kind !== 'udp') {
         // TCP (§6.3): HELLO first, or UNEXPECTED and the server closes; then one device only
         // (UNEXPECTED, the connection stays open, §6.5).
@@ -273,18 +318,19 @@ export class IngestServer {
       switch (m.type) {
         case 'HELLO': {
           const device = await this.hello(link, state, m, transport, rxTime);
-          this.ack(link, transport, m, 'OK', rxTime, rxClock, device);
+          this.ack(link, transport, m, 'OK', stamp, device);
           return;
         }
         case 'READINGS':
-          return await this.readings(link, state, m, transport, rxTime, rxClock, bytes.length);
+          return await this.readings(link, state, m, transport, stamp, bytes.length);
         case 'PING':
           this.send(link, transport, { type: 'PONG', deviceId: m.deviceId, seq: this.devices.nextSeq(m.deviceId), pingSeq: m.seq });
           return;
         case 'BYE':
-          await state.lastCommit.catch(() => {});
+          // Its READINGS before it are answered first (their outcomes come in queue order).
+          if (state.committing > 0) await new Promise<void>((resolve) => (state.settled ??= []).push(resolve));
           this.log.info({ event: 'bye', transport, remote: link.remote, device: m.deviceId, reason: m.reason }, 'device said goodbye');
-          this.ack(link, transport, m, 'OK', rxTime, rxClock);
+          this.ack(link, transport, m, 'OK', stamp);
           return;
         case 'ACK':
           return await this.deviceAck(m);
@@ -354,7 +400,7 @@ export class IngestServer {
   }
 
   private async readings(
-    link: Link, state: LinkState, m: MessageOf<'READINGS'>, transport: TransportName, rxTime: number, rxClock: bigint, size: number,
+    link: Link, state: LinkState, m: MessageOf<'READINGS'>, transport: TransportName, stamp: Stamp, size: number,
   ): Promise<void> {
     const device = await this.devices.get(m.deviceId, link.kind === 'udp' && this.sharedStore);
     if (!device) throw new Refusal('UNKNOWN_DEVICE', `device ${m.deviceId} has no session here: send HELLO`);
@@ -362,33 +408,51 @@ export class IngestServer {
       throw new Refusal('REPLAY', `seq ${m.seq} is more than 64 below the highest accepted (${device.window.highest})`);
     }
     checkSensors(device, m);
-    this.commitReadings(link, state, device, m, transport, rxTime, rxClock, size);
+    this.commitReadings(link, state, device, m, transport, stamp, size);
   }
 
   /** Commits a checked READINGS and answers once it is stored. */
   private commitReadings(
-    link: Link, state: LinkState, device: DeviceState, m: MessageOf<'READINGS'>, transport: TransportName,
-    rxTime: number, rxClock: bigint, size: number,
+    link: Link, state: LinkState, device: DeviceState, m: MessageOf<'READINGS'>, transport: TransportName, stamp: Stamp, size: number,
   ): void {
-    const committed = this.committer.commit({
-      deviceId: m.deviceId, session: device.record.session, seq: m.seq, transport, baseTime: m.baseTime, receivedAt: rxTime, readings: m.readings,
-    });
-    state.lastCommit = committed;
-    // Not awaited: the next frame of this link may join the same transaction. Outcomes resolve
-    // in queue order, so the ACKs still leave in the order of the messages.
-    void committed.then(
-      (outcome) => {
-        device.window.accept(m.seq);
-        if (outcome === 'duplicate') this.stats[transport].duplicates++;
-        else this.stats[transport].readingsStored += m.readings.length;
-        this.applyPolicy(device, m);
-        this.ack(link, transport, m, outcome === 'duplicate' ? 'DUPLICATE' : 'OK', rxTime, rxClock, device);
-      },
-      (error: unknown) => {
-        this.log.error({ event: 'storage', err: error, device: m.deviceId, seq: m.seq }, 'commit failed');
-        this.refuse(link, transport, m, 'STORAGE', 'the readings could not be stored; send them again later', size);
-      },
-    );
+    if (transport === 'rudp') throw new TypeError('rudp READINGS are committed in seq order (commitInOrder)');
+    // Not awaited: the next frame of this link may join the same transaction. Outcomes come in
+    // queue order, so the ACKs still leave in the order of the messages. One object per message
+    // is both the batch the store commits and what its answer needs; one function answers them all.
+    const pending: PendingReadings = {
+      deviceId: m.deviceId, session: device.record.session, seq: m.seq, transport, baseTime: m.baseTime,
+      receivedAt: stamp.rxTime, readings: m.readings, link, state, device, message: m, stamp, size,
+    };
+    state.committing++;
+    this.committer.enqueue(pending, this.committed);
+  }
+
+  private readonly committed = (outcome: CommitOutcome | undefined, error: unknown, p: PendingReadings): void => {
+    const { link, transport, device, message: m } = p;
+    if (outcome === undefined) {
+      this.log.error({ event: 'storage', err: error, device: m.deviceId, seq: m.seq }, 'commit failed');
+      this.refuse(link, transport, m, 'STORAGE', 'the readings could not be stored; send them again later', p.size);
+    } else {
+      device.window.accept(m.seq);
+      if (outcome === 'duplicate') this.stats[transport].duplicates++;
+      else this.stats[transport].readingsStored += m.readings.length;
+      this.applyPolicy(device, m);
+      if (device.pending === undefined) this.plainAck(p, outcome === 'duplicate' ? 'DUPLICATE' : 'OK');
+      else this.ack(link, transport, m, outcome === 'duplicate' ? 'DUPLICATE' : 'OK', p.stamp, device);
+    }
+    const state = p.state;
+    if (--state.committing === 0 && state.settled !== undefined) {
+      const wake = state.settled;
+      state.settled = undefined;
+      for (const w of wake) w();
+    }
+  };
+
+  /** The ACK of a stored READINGS with no CONFIG to carry: written without a message object. */
+  private plainAck(p: PendingReadings, status: 'OK' | 'DUPLICATE'): void {
+    const out = this.ackBytes;
+    const n = writePlainAck(out, 0, p.deviceId, this.devices.nextSeq(p.deviceId), status, p.seq, p.receivedAt, holdSinceStamp(p.stamp));
+    if (p.link.send(out.subarray(0, n))) this.stats[p.transport].bytesOut += n;
   }
 
   // ---- rudp (PROTOCOL.md §7) --------------------------------------------------------------
@@ -611,13 +675,13 @@ export class IngestServer {
   }
 
   private ack(
-    link: Link, transport: TransportName, m: Message, status: keyof typeof AckStatus, rxTime: number, rxClock: bigint, device?: DeviceState,
+    link: Link, transport: TransportName, m: Message, status: keyof typeof AckStatus, stamp: Stamp, device?: DeviceState,
   ): void {
     const seq = this.devices.nextSeq(m.deviceId);
     const config = device?.pending?.body;
     if (config) device.pending?.carriedBy.add(seq);
     this.send(link, transport, {
-      type: 'ACK', deviceId: m.deviceId, seq, status, ackSeq: m.seq, rxTime, holdUs: holdSince(rxClock), ...(config ? { config } : {}),
+      type: 'ACK', deviceId: m.deviceId, seq, status, ackSeq: m.seq, rxTime: stamp.rxTime, holdUs: holdSinceStamp(stamp), ...(config ? { config } : {}),
     });
   }
 
