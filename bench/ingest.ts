@@ -4,6 +4,7 @@
 // stores, with the ratio of the two. Each server runs in a child process of its own.
 // BENCH_BASELINE=DIR also runs the server of another checkout (DIR, with its node_modules) in the
 // same run, between the two, for a before/after comparison under the same load of the machine.
+// BENCH_ONLY=tcp/1/1,udp/100/10 runs only those cases (transport/devices/batch).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { readingsMessage, runLoad } from './load.ts';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const WINDOW = 64;
 const BASELINE = process.env.BENCH_BASELINE;
+const ONLY = process.env.BENCH_ONLY?.split(',');
 
 interface Started {
   readonly child: ChildProcess;
@@ -56,6 +58,7 @@ try {
   for (const transport of ['tcp', 'udp'] as const) {
     for (const devices of [1, 100]) {
       for (const batch of [1, 10]) {
+        if (ONLY !== undefined && !ONLY.includes(`${transport}/${devices}/${batch}`)) continue;
         const size = encodeFrame(readingsMessage(1, 1000, batch)).length;
         const figures = new Map<string, number>();
         const kinds = BASELINE === undefined ? ['sensorwire', 'bare'] : ['sensorwire', 'baseline', 'bare'];

@@ -107,6 +107,30 @@ describe('Committer', { timeout: 120_000 }, () => {
     assert.equal(committer.transactions, 3);
   });
 
+  it('while 16 to 256 are queued, commits half of them, and answers those before the next commit', async () => {
+    const store = new ScriptedStore();
+    const committer = new Committer(store);
+    const answered: number[] = [];
+    const groupsWhenAnswered: number[] = [];
+    const seqs = Array.from({ length: 40 }, (_, i) => i + 1);
+    await Promise.all(seqs.map((seq) => committer.commit(batch(7, seq)).then(() => {
+      answered.push(seq);
+      groupsWhenAnswered.push(store.groups.length);
+    })));
+    // 40 queued: 20 go; 20 left: 10 go; 10 left: fewer than 16, all go.
+    assert.deepEqual(store.groups, [seqs.slice(0, 20), seqs.slice(20, 30), seqs.slice(30)]);
+    assert.deepEqual(answered, seqs);
+    assert.deepEqual(groupsWhenAnswered, [...Array(20).fill(1), ...Array(10).fill(2), ...Array(10).fill(3)]);
+    // Fewer than 16 (and more than 256) stay one transaction.
+    const few = new ScriptedStore();
+    const one = new Committer(few);
+    await Promise.all(seqs.slice(0, 15).map((seq) => one.commit(batch(7, seq))));
+    const many = new ScriptedStore();
+    const big = new Committer(many);
+    await Promise.all(Array.from({ length: 300 }, (_, i) => big.commit(batch(7, i + 1))));
+    assert.deepEqual([few.groups.length, many.groups.length], [1, 1]);
+  });
+
   it('rejects every batch of a group whose commit fails, stores none of it, and goes on with the next group', async () => {
     const store = new ScriptedStore();
     const committer = new Committer(store);
