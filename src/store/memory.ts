@@ -45,6 +45,8 @@ export class MemoryStore implements Store {
   /** Catalogue of each (device, session), by sensor id. */
   readonly #catalogues = new Map<string, Map<number, SensorSpec>>();
   readonly #messages = new Map<string, StoredMessage>();
+  /** The highest seq stored per "device/session". */
+  readonly #storedHighest = new Map<string, number>();
 
   #open(): void {
     if (this.#closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
@@ -89,7 +91,10 @@ export class MemoryStore implements Store {
   async loadDevice(deviceId: number): Promise<DeviceRecord | undefined> {
     this.#open();
     const d = this.#devices.get(deviceId);
-    return d === undefined ? undefined : { ...d, sensors: d.sensors.map((s) => ({ ...s })) };
+    if (d === undefined) return undefined;
+    // As the SQLite store: the highest seq noted, or stored in the session, whichever is higher.
+    const stored = this.#storedHighest.get(`${deviceId}/${d.session}`) ?? 0;
+    return { ...d, highestSeq: Math.max(d.highestSeq, stored), sensors: d.sensors.map((s) => ({ ...s })) };
   }
 
   #raise(deviceId: number, session: number, seq: number): void {
@@ -134,7 +139,8 @@ export class MemoryStore implements Store {
       }
       for (const [key, m] of added) {
         this.#messages.set(key, m);
-        this.#raise(m.device, m.session, m.seq);
+        const session = `${m.device}/${m.session}`;
+        if (m.seq > (this.#storedHighest.get(session) ?? 0)) this.#storedHighest.set(session, m.seq);
       }
       return outcomes;
     });

@@ -4,7 +4,8 @@
 // A file at a newer version than this code knows, or a database of something else, is refused.
 //
 // Tables (all STRICT), version 2:
-//   devices   one row per device: its latest HELLO, highest accepted seq of that session, last
+//   devices   one row per device: its latest HELLO, highest seq of that session noted apart from
+//             commits (the HELLO's own, noteSeq; loadDevice adds the highest in messages), last
 //             configuration id issued, first and latest HELLO times (Unix ms).
 //   sensors   the catalogue of each (device, session) HELLO; `pos` keeps the catalogue's order.
 //             Kept per session so that old readings keep the names and units they were sent with.

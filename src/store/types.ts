@@ -18,7 +18,10 @@ export interface DeviceRecord {
   readonly sensors: readonly SensorSpec[];
   /** Transport of the latest HELLO. */
   readonly transport: TransportName;
-  /** Highest seq accepted in `session` (anti-replay and resume). 0 when none. */
+  /**
+   * Highest seq accepted in `session` (anti-replay and resume): the higher of the one saved with
+   * the record (or raised by noteSeq) and that of any message stored in the session. 0 when none.
+   */
   readonly highestSeq: number;
   /** Last configuration id issued to the device; 0 when none. */
   readonly configId: number;
@@ -88,8 +91,9 @@ export interface Store {
   noteConfig(deviceId: number, configId: number): Promise<void>;
   /**
    * Commits the batches in one transaction: all or none. A batch whose (device, session, seq)
-   * is already stored is a duplicate and stores nothing. Each committed batch also raises its
-   * device's highest seq. Outcomes are in the order of `batches`. Rejects with StoreError.
+   * is already stored is a duplicate and stores nothing. A stored batch counts toward the highest
+   * seq of its device's session (DeviceRecord.highestSeq). Outcomes are in the order of `batches`.
+   * Rejects with StoreError.
    */
   commit(batches: readonly ReadingsBatch[]): Promise<CommitOutcome[]>;
   /** Stored readings in (device, session, seq, index) order. */
