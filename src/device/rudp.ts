@@ -552,7 +552,8 @@ export class RudpSession {
         this.giveUp('retransmissions', e.stuck?.seq ?? 0);
         return;
       }
-      if (e.retransmit) this.transmit(e.retransmit, s.peerWindow === 0 && s.pinnedSeq === undefined ? 'probe' : 'timeout');
+      const reason = e.reason === 'timeout' && s.peerWindow === 0 && s.pinnedSeq === undefined ? 'probe' : e.reason;
+      for (const h of e.retransmit) this.transmit(h, reason);
     }
     if (!this.busy && now - this.lastSent >= this.keepaliveMs) {
       this.counters.keepalives++;

@@ -119,8 +119,9 @@ function rudpDevice(t: TestContext, options: Partial<DeviceOptions> & Pick<Devic
 
 describe('rudp device against the real server', { timeout: 180_000 }, () => {
   it('through the relay at 30 % loss, 5 % duplication, 10 % reordering, 5±5 ms both ways: every reliable reading once, in order', async (t) => {
-    const store = new CommitOrder(openSqliteStore(join(tempDir(t), 'lossy.db')));
-    const srv = await startSqliteServer(t, { wrap: () => store });
+    let order: CommitOrder | undefined;
+    const srv = await startSqliteServer(t, { wrap: (sqlite) => (order = new CommitOrder(sqlite)) });
+    const store = order!;
     const relay = await startRelay({
       forwardHost: HOST, forwardPort: srv.udpPort, seed: 20261124,
       impairment: { loss: 0.3, duplicate: 0.05, reorder: 0.1, delayMs: 5, jitterMs: 5 },

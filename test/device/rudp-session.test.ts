@@ -91,7 +91,7 @@ describe('rudp session with fake timers', () => {
     assert.equal(r.events.filter((e) => e.kind === 'ack' && e.what === 'HELLO').length, 1);
   });
 
-  it(`the timer: ${RTO_INITIAL_MS} ms before any sample, the oldest sent again, doubled each time; a sample of a message sent once ends the backoff`, (t) => {
+  it(`the timer: ${RTO_INITIAL_MS} ms before any sample, doubled each time; a sample of a message sent once ends the backoff; a tail loss probe before the RTO`, (t) => {
     const r = rig(t);
     r.session.start();
     r.fresh();
@@ -116,13 +116,19 @@ describe('rudp session with fake timers', () => {
     assert.equal(r.session.sender.rto.rto, 108);
     r.session.addReadings([sample(6, 2)]);
     r.fresh();
-    r.advance(107);
+    // The tail loss probe comes first: 2·SRTT + 10 ms (the server's delayed ACK) = 82 ms.
+    r.advance(81);
+    assert.deepEqual(r.fresh(), []);
+    r.advance(1);
+    assert.deepEqual(r.fresh().map((m) => [m.type, m.seq]), [['READINGS', 3]]);
+    // Then, with no ACK, the RTO (108 ms after the last progress).
+    r.advance(108 - 82 - 1);
     assert.deepEqual(r.fresh(), []);
     r.advance(1);
     assert.deepEqual(r.fresh().map((m) => [m.type, m.seq]), [['READINGS', 3]]);
     const e = r.events.filter((x) => x.kind === 'retransmit');
-    assert.deepEqual(e.map((x) => x.kind === 'retransmit' && [x.seq, x.reason]), [[1, 'timeout'], [1, 'timeout'], [3, 'timeout']]);
-    assert.equal(r.session.counters.timeouts, 3);
+    assert.deepEqual(e.map((x) => x.kind === 'retransmit' && [x.seq, x.reason]), [[1, 'timeout'], [1, 'timeout'], [3, 'probe'], [3, 'timeout']]);
+    assert.deepEqual([r.session.counters.timeouts, r.session.counters.probes], [3, 1]);
   });
 
   it('the window: no seq past cumulative + window − 1 (a seq kept for a HELLO), at most 63 held; acks open it', (t) => {
@@ -144,7 +150,7 @@ describe('rudp session with fake timers', () => {
     assert.deepEqual(seqs(r.fresh()), Array.from({ length: 20 }, (_, i) => 74 + i));
   });
 
-  it('a zero window: nothing new goes, and the timer sends the oldest unacknowledged message as a probe', (t) => {
+  it('a zero window: nothing new goes; the probe timer sends the newest unacknowledged message, the RTO the oldest', (t) => {
     const r = rig(t);
     opened(r);
     for (let i = 0; i < 4; i++) r.session.addReadings([sample(6, i)]);
@@ -154,21 +160,29 @@ describe('rudp session with fake timers', () => {
     r.session.addReadings([sample(6, 9)]);
     assert.deepEqual(r.fresh(), [], 'no new seq in a zero window');
     r.toDeadline();
-    assert.deepEqual(seqs(r.fresh()), [4]);
-    assert.ok(r.events.some((e) => e.kind === 'retransmit' && e.seq === 4 && e.reason === 'probe'));
+    assert.deepEqual(seqs(r.fresh()), [5], 'the tail loss probe');
+    r.toDeadline();
+    assert.deepEqual(seqs(r.fresh()), [4, 5], 'the RTO: all it holds, as zero-window probes');
+    assert.deepEqual(r.events.filter((e) => e.kind === 'retransmit').map((e) => e.kind === 'retransmit' && [e.seq, e.reason]), [[5, 'probe'], [4, 'probe'], [5, 'probe']]);
     r.ack(5, { window: 64 });
     assert.deepEqual(seqs(r.fresh()), [6]);
   });
 
-  it('fast retransmit: a hole with three messages received above it goes again at once, without the timer', (t) => {
+  it('fast retransmit (RACK): a message sent before one that arrived goes again once its RTT and a quarter of the smallest RTT have passed', (t) => {
     const r = rig(t);
-    opened(r);
+    opened(r); // RTT 20 ms
     for (let i = 0; i < 5; i++) r.session.addReadings([sample(6, i)]);
     r.fresh();
     r.advance(10);
+    // 4–6 arrived (sent at the same time as 3, after it): the newest took 10 ms; the smallest RTT is 10.
     r.ack(2, { sack: [{ first: 4, last: 6 }] });
-    assert.deepEqual(seqs(r.fresh()), [3]);
+    assert.deepEqual(seqs(r.fresh()), [], 'not before 10 + 10/4 ms');
+    r.advance(2);
+    assert.deepEqual(seqs(r.fresh()), []);
+    r.advance(1);
+    assert.deepEqual(seqs(r.fresh()), [3], 'long before the RTO (50 ms)');
     assert.equal(r.session.counters.fastRetransmits, 1);
+    assert.equal(r.session.counters.timeouts, 0);
   });
 
   it(`gives up after ${MAX_RETRANSMISSIONS} retransmissions: GAVE_UP reported, everything kept, a new HELLO resumes at the lowest seq held`, (t) => {
@@ -182,10 +196,12 @@ describe('rudp session with fake timers', () => {
       r.toDeadline();
       r.ack(1);
     }
+    // The first message to reach the bound is 3: the tail loss probes went to it (the newest).
     const gaveUp = r.events.find((e) => e.kind === 'gave-up');
-    assert.deepEqual(gaveUp, { kind: 'gave-up', code: ErrorCode.GAVE_UP, reason: 'retransmissions', seq: 2, held: 2 });
+    assert.deepEqual(gaveUp, { kind: 'gave-up', code: ErrorCode.GAVE_UP, reason: 'retransmissions', seq: 3, held: 2 });
     const out = r.fresh();
-    assert.equal(out.filter((m) => m.seq === 2).length, MAX_RETRANSMISSIONS);
+    assert.equal(out.filter((m) => m.seq === 3).length, MAX_RETRANSMISSIONS);
+    assert.ok(out.filter((m) => m.seq === 2).length < MAX_RETRANSMISSIONS);
     const hello = out.at(-1)!;
     assert.deepEqual([hello.type, hello.seq, hello.type === 'HELLO' && hello.resumeSeq], ['HELLO', 4, 2]);
     assert.equal(r.session.unacknowledged().readings, 2, 'kept what it held');
@@ -234,7 +250,9 @@ describe('rudp session with fake timers', () => {
     const ack = out[1] as MessageOf<'ACK'>;
     assert.deepEqual(ack.rudp, { epoch: EPOCH, window: 64, sack: [] });
     r.toDeadline();
-    assert.deepEqual(seqs(r.fresh()), [2]);
+    assert.deepEqual(seqs(r.fresh()), [3], 'the tail loss probe: the newest');
+    r.toDeadline();
+    assert.deepEqual(seqs(r.fresh()), [2], 'the RTO: the oldest (3 went out with the probe, too recently to count as lost)');
     r.ack(3);
     assert.equal(r.session.busy, false);
   });
@@ -275,6 +293,7 @@ describe('rudp session with fake timers', () => {
   it('§7.7: a resend drops the stale latest readings, takes the newest waiting sample in their place, and becomes a PING when nothing is left', (t) => {
     const r = rig(t, [1, 2]);
     opened(r);
+    // RACK would find 2 and 3 lost as soon as 4 arrives; here the RTO sends them again.
     // seq 2: sensor 1 (latest), sensor 6 (reliable); seq 3: sensor 2 (latest) only; seq 4: sensor 2 again.
     r.session.addReadings([sample(1, 10), sample(6, 11)]);
     r.session.addReadings([sample(2, 20)]);
@@ -286,15 +305,11 @@ describe('rudp session with fake timers', () => {
     r.ack(1, { sack: [{ first: 4, last: 4 }] });
     r.toDeadline();
     const resent = r.fresh();
-    assert.equal(resent.length, 1);
+    assert.deepEqual(resent.map((m) => [m.type, m.seq]), [['READINGS', 2], ['PING', 3]]);
     const again = resent[0] as MessageOf<'READINGS'>;
-    assert.equal(again.seq, 2);
     assert.deepEqual(again.readings.map((x) => [x.sensor, x.value]), [[1, 13], [6, 11]], 'the newest waiting sample of sensor 1 in place of the stale one');
     assert.deepEqual(r.waiting.map((s) => s.value.value), [12], 'taken from the buffer');
     // seq 3's only reading (sensor 2) was superseded by seq 4, already sent: a PING with seq 3.
-    r.ack(2);
-    r.toDeadline();
-    assert.deepEqual(r.fresh().map((m) => [m.type, m.seq]), [['PING', 3]]);
     assert.deepEqual([r.session.counters.superseded, r.session.counters.replaced], [2, 1]);
     r.ack(4);
     assert.deepEqual([r.session.counters.readingsAcked, r.session.busy], [3, false]);
