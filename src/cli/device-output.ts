@@ -65,7 +65,7 @@ function describeRudp(r: NonNullable<DeviceSummary['rudp']>): string {
   const srtt = r.srttMs === null ? 'no samples' : `srtt ${ms(r.srttMs)} ms, rttvar ${ms(r.rttvarMs ?? 0)} ms`;
   return [
     `  rudp:      ${srtt}, rto ${Math.round(r.rtoMs)} ms, epoch ${r.epoch === null ? 'none' : hex(r.epoch)}`,
-    `             resent: ${t.timeout} on timeout, ${t.fast} fast, ${t.probe} window probes, ${t.resync} after resync`,
+    `             resent: ${t.timeout} on timeout, ${t.fast} fast, ${t.probe} probes, ${t.resync} after resync`,
     `             ${r.resyncs} resyncs, ${r.gaveUp} gave up, ${r.keepalives} keepalives, ` +
       `${r.superseded} stale latest readings left out (${r.replaced} replaced by newer)`,
   ].join('\n');

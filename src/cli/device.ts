@@ -1,11 +1,19 @@
 // `sensorwire device`: one simulated device.
 import { Command, Option } from '@commander-js/extra-typings';
 import { SimulatedDevice } from '../device/device.ts';
+import { createRandom } from '../device/random.ts';
+import { simulatedSensors } from '../device/sensors.ts';
+import type { DeliveryClassName } from '../protocol/index.ts';
 import { DEFAULT_PORT } from '../server/run.ts';
 import { tcp, udp } from '../transport/index.ts';
 import { describeEvent, describeSummary } from './device-output.ts';
 import { parseKey } from './options.ts';
 import { parseDuration, parseInteger, parseRemotePort } from './parse.ts';
+
+/** The same delivery class for each of the simulated sensors. */
+function everySensor(delivery: DeliveryClassName): Record<string, DeliveryClassName> {
+  return Object.fromEntries(simulatedSensors(createRandom(0)).map((sensor) => [sensor.spec.name, delivery]));
+}
 
 export function deviceCommand(): Command {
   return new Command('device')
@@ -24,6 +32,10 @@ export function deviceCommand(): Command {
     .option('--seed <n>', 'random seed for the readings (default: the device id)', parseInteger(0, 0xffff_ffff))
     .option('--key <hex>', 'pre-shared key: sign every message (HMAC-SHA-256 tag)', parseKey)
     .option('--battery-start <mV>', 'simulated battery voltage at start', parseInteger(2500, 4300), 4100)
+    .addOption(
+      new Option('--delivery <class>', 'rudp delivery class of every sensor (PROTOCOL.md §7.7); default: door and status reliable, telemetry latest')
+        .choices(['reliable', 'latest'] as const),
+    )
     .option('--drain <duration>', 'at the end, wait this long for outstanding acknowledgements', parseDuration, 10_000)
     .option('--json', 'print only the summary, as one JSON object')
     .option('--quiet', 'print only the summary')
@@ -49,7 +61,7 @@ export function deviceCommand(): Command {
         seed: o.seed ?? o.id,
         ...(o.key ? { key: o.key } : {}),
         drainMs: o.drain,
-        simulation: { batteryStartMv: o.batteryStart },
+        simulation: { batteryStartMv: o.batteryStart, ...(o.delivery ? { delivery: everySensor(o.delivery) } : {}) },
         signal: controller.signal,
         ...(quiet ? {} : { onEvent: (e) => process.stdout.write(`${describeEvent(e)}\n`) }),
       });

@@ -65,7 +65,7 @@ export interface RudpSummary {
   readonly rttvarMs: number | null;
   /** The retransmission timeout at the end, backoff included. */
   readonly rtoMs: number;
-  /** Sends again, by cause: the timer, a zero-window probe, fast retransmit, a resynchronisation. */
+  /** Sends again, by cause: the RTO, a probe (tail loss or zero window), fast retransmit (RACK), a resynchronisation. */
   readonly retransmissions: { readonly timeout: number; readonly probe: number; readonly fast: number; readonly resync: number };
   /** Times the device gave up (GAVE_UP, 40) and opened the session again. */
   readonly gaveUp: number;

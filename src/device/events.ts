@@ -20,8 +20,9 @@ export type DeviceEvent =
   | { readonly kind: 'error'; readonly code: number; readonly name: string; readonly refSeq: number; readonly text: string }
   | { readonly kind: 'pong'; readonly pingSeq: number }
   /**
-   * rudp: a message sent again — by the timer (`timeout`, or `probe` when the window is 0), by
-   * fast retransmit, or after a resynchronisation. `cumulative` is the peer's cumulative ack as
+   * rudp: a message sent again — by the RTO (`timeout`), as a probe (`probe`: the tail loss probe,
+   * or the RTO when the window is 0), by fast retransmit (`fast`: RACK found it lost), or after a
+   * resynchronisation (`resync`). `cumulative` is the peer's cumulative ack as
    * the device knew it at that moment; `superseded` counts the `latest` readings dropped from it
    * and `replaced` those that a newer waiting sample took the place of (PROTOCOL.md §7.7).
    */

@@ -77,8 +77,10 @@ async function silentPorts(): Promise<{ tcp: number; udp: number }> {
 describe('sensorwire device against a server', () => {
   const suite = new SuiteCleanup();
   let srv: ServerProcess;
+  let dbPath: string;
   before(async () => {
-    srv = await server(suite, join(tempDir(suite), 'device.db'), ['--log-level', 'warn']);
+    dbPath = join(tempDir(suite), 'device.db');
+    srv = await server(suite, dbPath, ['--log-level', 'warn']);
   });
   after(() => suite.run());
 
@@ -118,7 +120,7 @@ describe('sensorwire device against a server', () => {
     assert.equal(lines[0], `connected to 127.0.0.1:${srv.udpPort}`);
     const end = lines.findIndex((l) => l.startsWith('device 28 over rudp'));
     assert.ok(end > 0, text.stdout);
-    const events = lines.slice(1, end).filter((l) => !/^resent #\d+ \((timeout|fast)\): /.test(l));
+    const events = lines.slice(1, end).filter((l) => !/^resent #\d+ \((timeout|fast|probe)\): /.test(l));
     const superseded = Number(/, (\d+) superseded by newer samples/.exec(text.stdout)?.[1] ?? 0);
     const acks = events.map((l) => /^ack #(\d+) (?:OK|DUPLICATE): (\d+) readings? stored(, rtt \d+(\.\d+)? ms)?$/.exec(l)).filter((m) => m !== null);
     assert.deepEqual([acks.length, new Set(acks.map((m) => m[1])).size, acks.reduce((n, m) => n + Number(m[2]), 0)], [10, 10, 30 - superseded], text.stdout);
@@ -127,7 +129,7 @@ describe('sensorwire device against a server', () => {
     assert.equal(events.length, 12, `nothing but replies and resends:\n${text.stdout}`);
     assert.deepEqual(summaryCounts(text.stdout), [30, 30, 30 - superseded, 0]);
     assert.match(text.stdout, /^ {2}rudp: +srtt [\d.]+ ms, rttvar [\d.]+ ms, rto \d+ ms, epoch 0x[0-9a-f]{8}$/m);
-    assert.match(text.stdout, /resent: \d+ on timeout, \d+ fast, 0 window probes, 0 after resync/);
+    assert.match(text.stdout, /resent: \d+ on timeout, \d+ fast, \d+ probes, 0 after resync/);
     assert.equal(json.stdout.split('\n').filter(Boolean).length, 1, `exactly one line: ${json.stdout}`);
     const s = JSON.parse(json.stdout) as Summary & {
       readings: { superseded: number };
@@ -147,6 +149,19 @@ describe('sensorwire device against a server', () => {
       assert.equal(rows.length, 30);
       assert.ok(rows.every((r) => r.transport === 'rudp'));
     }
+  });
+
+  it('with --delivery reliable declares every sensor reliable in its HELLO', async (t) => {
+    const r = await run(t, ['device', '--transport', 'rudp', '--port', String(srv.udpPort), '--id', '31', ...RUN, '--delivery', 'reliable', '--json']);
+    assert.deepEqual([r.code, r.stderr], [0, '']);
+    const s = JSON.parse(r.stdout) as Summary & { readings: { superseded: number } };
+    assert.deepEqual([s.readings.acknowledged, s.readings.superseded], [30, 0], 'nothing of a reliable sensor is superseded');
+    const store = openSqliteStore(dbPath, { readonly: true });
+    t.after(() => store.close());
+    const device = await store.loadDevice(31);
+    assert.ok(device, 'the server recorded the device');
+    assert.deepEqual(new Set(device.sensors.map((x) => x.delivery)), new Set(['reliable']));
+    assert.equal(device.sensors.length, 9);
   });
 
   it('on Ctrl-C in the middle says BYE, prints the summary and exits 0', async (t) => {
