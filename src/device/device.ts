@@ -233,8 +233,15 @@ export class SimulatedDevice {
       });
       const sampling = this.sampleLoop();
       await sampling;
-      await this.drain();
-      await this.sayBye();
+      if (this.rudp?.open) {
+        // rudp: BYE goes right behind the readings, held and resent like them. The server
+        // acknowledges it once it has committed everything before it (the ACK is cumulative,
+        // PROTOCOL.md §7.3), so its ACK is the drain: no wait for the last readings' delayed ACK.
+        await Promise.race([this.rudp.bye(0), sleep(this.o.drainMs ?? 10_000, this.shutdown.signal)]);
+      } else {
+        await this.drain();
+        await this.sayBye();
+      }
       this.shutdown.abort();
       this.link?.close();
       await connections;

@@ -201,11 +201,16 @@ export class RudpSession {
     this.flush();
   }
 
-  /** Sends BYE; resolves once it is acknowledged (or the session is closed). */
+  /**
+   * Sends BYE after everything else, READINGS still waiting for a seq included, so that its ACK
+   * (cumulative) covers the whole session; resolves once it is acknowledged (or the session is
+   * closed).
+   */
   bye(reason: number): Promise<void> {
     return new Promise((resolve) => {
       this.byeDone = resolve;
-      this.enqueue({ type: 'BYE', deviceId: this.o.deviceId, reason }, (seq) => (this.byeSeq = seq));
+      this.pending.push({ kind: 'control', message: { type: 'BYE', deviceId: this.o.deviceId, reason }, numbered: (seq) => (this.byeSeq = seq) });
+      this.flush();
     });
   }
 

@@ -103,11 +103,11 @@ describe('rudp session with fake timers', () => {
     assert.deepEqual(r.fresh(), []);
     r.advance(1);
     assert.deepEqual(seqs(r.fresh()), [1], 'backed off to 1 s');
-    // Karn: the HELLO was sent three times, its ACK gives no sample; the backoff stays.
+    // Karn: the HELLO was sent three times, its ACK gives no sample; but it ends the backoff.
     r.advance(30);
     r.ack(1);
     assert.equal(r.session.sender.rto.srtt, undefined);
-    assert.equal(r.session.sender.rto.rto, 4 * RTO_INITIAL_MS);
+    assert.equal(r.session.sender.rto.rto, RTO_INITIAL_MS);
     r.session.addReadings([sample(6, 1)]);
     r.advance(40);
     r.ack(2, { holdUs: 4000 });

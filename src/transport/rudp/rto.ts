@@ -38,6 +38,14 @@ export class RtoEstimator {
     this.backoff = 1;
   }
 
+  /**
+   * An ACK newly covered a message: the path works again, so the backoff ends even without a
+   * sample (after a resynchronisation every message is a retransmission and gives none, Karn).
+   */
+  resetBackoff(): void {
+    this.backoff = 1;
+  }
+
   /** The timer expired: double the timeout, up to the cap. */
   expired(): void {
     if (this.rto < RTO_MAX_MS) this.backoff *= 2;

@@ -240,6 +240,7 @@ export class RudpSender {
     for (const h of arrived) this.delivered(h, now);
     // Progress restarts the timer for what is still outstanding, and re-arms the probe.
     if (arrived.length > 0 || acknowledged.length > 0) {
+      if (arrived.length > 0) this.rto.resetBackoff();
       const outstanding = this.outstanding();
       this.timerStart = outstanding ? now : undefined;
       this.probing = false;
