@@ -122,10 +122,12 @@ async function storedReadings(db: string, deviceId: number): Promise<number> {
   }
 }
 
-/** Settings of the link that are not part of a run's spec (benchmarks vary them). */
+/** Settings that are not part of a run's spec (benchmarks vary them). */
 export interface LinkOptions {
   /** TCP's RTO floor on the link's routes, ms (see NetPairOptions.tcpRtoMinMs). Default: the kernel's. */
   readonly tcpRtoMinMs?: number;
+  /** More arguments for `sensorwire device`, e.g. ['--delivery', 'reliable']. */
+  readonly deviceArgs?: readonly string[];
 }
 
 /** One run in its own namespaces; `keepIn` (a folder) keeps its capture. */
@@ -160,6 +162,7 @@ export async function runOne(spec: RunSpec, keepIn?: string, link: LinkOptions =
         // Plain UDP never learns of a lost ACK: do not wait long for it.
         '--drain', spec.transport === 'udp' ? '1s' : '20s',
         '--json',
+        ...(link.deviceArgs ?? []),
       ]),
       `sensorwire device --transport ${spec.transport}`,
     );
