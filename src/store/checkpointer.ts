@@ -94,8 +94,6 @@ export class Checkpointer {
         maxWalFrames: options.maxWalFrames ?? DEFAULT_MAX_WAL_FRAMES,
       },
     });
-    // A store left open must not keep the process alive.
-    this.#worker.unref();
     let failed = false;
     const fail = (error: Error): void => {
       if (failed || this.#stopping) return;
@@ -116,6 +114,9 @@ export class Checkpointer {
         resolve();
       });
     });
+    // A store left open must not keep the process alive. (After the listeners: adding a 'message'
+    // listener refs the worker's port again.)
+    this.#worker.unref();
   }
 
   /** Stops the worker after the checkpoint under way, and closes its connection. */

@@ -2,12 +2,14 @@
 // the store's own connection, the worker does, the WAL stays bounded under steady commits, and
 // close() stops the worker and leaves a checkpointed file with no WAL.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
-import { until } from '../support/wait.ts';
+import { until, within } from '../support/wait.ts';
 import { batch, collect, device, floats } from './compliance.ts';
 
 function dbIn(t: TestContext): string {
@@ -92,5 +94,19 @@ describe('WAL checkpoints in a worker thread', { timeout: 60_000 }, () => {
     });
     assert.equal(reader.checkpointer, undefined);
     assert.equal(memory.checkpointer, undefined);
+  });
+
+  it('a store left open does not keep its process alive, and the file it leaves reads back', async (t) => {
+    const path = dbIn(t);
+    const fixture = fileURLToPath(new URL('./fixtures/left-open.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => child.kill('SIGKILL'));
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const code = await within(new Promise((resolve) => child.once('exit', resolve)), 'the process to exit by itself', 20_000);
+    assert.deepEqual([code, out], [0, 'committed\n']);
+    const again = openSqliteStore(path, { readonly: true });
+    t.after(() => again.close());
+    assert.equal((await collect(again)).length, 1);
   });
 });
