@@ -79,6 +79,7 @@ export function experimentCommand(): Command {
     .option('--loss <list>', 'loss rates to run, percent of packets dropped each way, comma-separated', d.loss)
     .option('--interval <ms>', 'time between the device\'s sampling rounds (nine readings each), e.g. 20ms', d.interval)
     .option('--seed <n>', 'random seed of the readings (the same in every run)', String(d.seed))
+    .option('--delivery <class>', 'rudp delivery classes: reliable (every sensor; rudp owes every reading, as TCP) or catalogue (door and status reliable, telemetry latest, PROTOCOL.md §7.7)', d.delivery)
     .option('--out <dir>', 'folder for report.md, data.json and the charts', d.out)
     .option('--keep-captures', 'also keep every run\'s pcap in DIR/captures')
     .addHelpText('after', EXAMPLE)

@@ -10,6 +10,7 @@ export const EXPERIMENT_DEFAULTS = {
   loss: '0,5,20',
   interval: '20ms',
   seed: 1,
+  delivery: 'reliable',
   out: './traffic-analysis',
 } as const;
 
@@ -39,6 +40,7 @@ export const experimentOptionsSchema = z.object({
     .transform((t) => (t.endsWith('ms') ? Number(t.slice(0, -2)) : t.endsWith('s') ? Number(t.slice(0, -1)) * 1000 : Number(t)))
     .pipe(z.number().int().min(1).max(60_000)),
   seed: z.coerce.number().int().min(0).max(0xffff_ffff),
+  delivery: z.string().pipe(z.enum(['reliable', 'catalogue'], 'delivery is reliable or catalogue')),
   out: z.string().min(1),
   keepCaptures: z.boolean().default(false),
 });

@@ -4,7 +4,7 @@
 import type { LayerName } from '../analysis/overhead-types.ts';
 import { batchChart, deliveredChart, layersChart, type ChartSpec, wireBytesChart } from './charts.ts';
 import { compareRun, type Comparison } from './compare.ts';
-import { ETHERNET_HEADER, IPV4_HEADER, MODEL_HOLD_US, modelLoss, TCP_HEADER, UDP_HEADER } from './model.ts';
+import { ETHERNET_HEADER, IPV4_HEADER, MODEL_HOLD_US, modelLoss, reliableShare, TCP_HEADER, UDP_HEADER } from './model.ts';
 import type { ExperimentData, RunResult } from './types.ts';
 
 export interface GeneratedReport {
@@ -94,7 +94,7 @@ function lossTable(runs: readonly RunResult[]): string {
   return table(
     ['transport', 'batch', 'loss', 'packets dropped', 'readings delivered', 'model', 'frames', 'wire bytes', 'bytes / delivered reading', 'TCP retransmissions', 'READINGS resent', 'device: unacknowledged'],
     runs.map((r) => {
-      const expected = modelLoss(r.spec.transport, r.spec.loss);
+      const expected = modelLoss(r.spec.transport, r.spec.loss, r.spec.delivery === 'reliable' ? 1 : reliableShare());
       const m = r.measured;
       return [
         r.spec.transport,
@@ -173,7 +173,7 @@ function modelSection(comparisons: readonly Comparison[]): string {
     '- **TCP**: handshake (SYN, SYN-ACK, ACK), HELLO and its ACK, M READINGS and M ACKs, BYE and its ACK, teardown (FIN, FIN, ACK): 2M + 10 segments, every acknowledgement riding on a segment that carries data.',
     '- **UDP** and **rudp**: HELLO and its ACK, M READINGS and M ACKs, BYE and its ACK: 2M + 4 datagrams.',
     '- Bytes per reading = (Σ frames (14 + 20 + transport header) + Σ message bytes) ÷ R. With B readings a message the headers are shared by B readings, so the overhead per reading falls as about 1/B.',
-    '- **Under loss** (p in each direction): UDP delivers (1 − p) of the readings; TCP delivers all, each data frame sent 1/(1 − p) times on average; rudp delivers every reading of its `reliable` sensors (door, status: r = 2/9 of the readings) and of the others what arrives first time or is resent before a newer sample replaces it, about r + (1 − r)(1 − p).',
+    '- **Under loss** (p in each direction): UDP delivers (1 − p) of the readings; TCP delivers all, each data frame sent 1/(1 − p) times on average; rudp delivers every reading of its `reliable` sensors — all of them when the run declares every sensor reliable (`--delivery reliable`, the default), else door and status, r = 2/9 of the readings — and of the others what arrives first time or is resent before a newer sample replaces it, about r + (1 − r)(1 − p).',
   ];
   return lines.join('\n');
 }
@@ -187,7 +187,7 @@ const MECHANISMS = `## Why measurement and model differ
 - **HELLO and BYE.** Every session starts with a HELLO carrying the sensor catalogue (names, units, types) and ends with a BYE, each acknowledged: a one-off cost on every transport, which the model includes.
 - **Retransmissions.** TCP resends lost segments (often with more data than the lost one had, as the stream grew meanwhile); rudp resends READINGS whose ACK did not come. Both are counted again on the wire, in every layer. Plain UDP resends nothing: what is lost is lost, and the server sends no ACK for it.
 - **Cumulative ACKs (rudp).** The rudp server acknowledges every seq up to one number, once per commit group, and may hold an ACK briefly to gather more: fewer ACK datagrams than READINGS. A lost ACK costs nothing when a later one covers it.
-- **Delivery classes (rudp).** Seven of the device's nine sensors are telemetry of the \`latest\` class (PROTOCOL.md §7.7): when a message is resent, their readings that a newer sample has superseded are left out (a message left empty becomes a PING). So under loss rudp delivers every door and status reading but not every temperature, and its resends are smaller than the first copies. The device counts the left-out readings neither as acknowledged nor as lost.
+- **Delivery classes (rudp).** With \`--delivery catalogue\`, seven of the device's nine sensors are telemetry of the \`latest\` class (PROTOCOL.md §7.7): when a message is resent, their readings that a newer sample has superseded are left out (a message left empty becomes a PING). So under loss rudp then delivers every door and status reading but not every temperature, and its resends are smaller than the first copies; the device counts the left-out readings neither as acknowledged nor as lost. With \`--delivery reliable\` (the default) every sensor is reliable and rudp, like TCP, delivers every reading.
 - **Field sizes.** Varints grow with their value: seq numbers above 127, the ACK's hold time in µs, reading deltas of 128 ms and more. The model fixes these; the measurement has the real ones.
 - **Where the capture is.** tcpdump runs on the device's end of the link, before the loss rule (which drops packets as they arrive): it sees everything the device sends, lost or not, and everything the server sends that survives the server's side. A frame lost towards the device is still captured.`;
 
@@ -215,7 +215,10 @@ export function generateReport(data: ExperimentData): GeneratedReport {
       `. tcpdump captures the link at the device's end; loss, where set, is an nftables rule dropping that share of the packets at random in each direction. ` +
       'Every capture is analyzed by `sensorwire analyze`\'s code (src/analysis), and "delivered" is what the server committed to its database.',
     '',
-    `Transports: ${transports.join(', ')}; readings per message: ${batches.join(', ')}; loss: ${losses.map((l) => `${l} %`).join(', ')}; ${runs.length} runs.`,
+    `Transports: ${transports.join(', ')}; readings per message: ${batches.join(', ')}; loss: ${losses.map((l) => `${l} %`).join(', ')}; ${runs.length} runs. ` +
+      (runs.every((r) => r.spec.delivery === 'reliable')
+        ? 'Every sensor is declared `reliable` (`--delivery reliable`): rudp owes every reading, as TCP does.'
+        : 'Sensors keep the simulator\'s delivery classes (`--delivery catalogue`): door and status `reliable`, the telemetry `latest` (PROTOCOL.md §7.7).'),
     '',
   );
   if (lossless.length > 0) {

@@ -37,7 +37,7 @@ export function plannedRuns(o: ExperimentOptions): RunSpec[] {
   for (const transport of o.transports) {
     for (const batch of o.batch) {
       for (const loss of o.loss) {
-        runs.push({ transport, batch, loss, readings: o.readings, intervalMs: o.interval, seed: o.seed, deviceId: runs.length + 1 });
+        runs.push({ transport, batch, loss, readings: o.readings, intervalMs: o.interval, seed: o.seed, deviceId: runs.length + 1, delivery: o.delivery });
       }
     }
   }
@@ -162,6 +162,7 @@ export async function runOne(spec: RunSpec, keepIn?: string, link: LinkOptions =
         // Plain UDP never learns of a lost ACK: do not wait long for it.
         '--drain', spec.transport === 'udp' ? '1s' : '20s',
         '--json',
+        ...(spec.delivery === 'reliable' ? ['--delivery', 'reliable'] : []),
         ...(link.deviceArgs ?? []),
       ]),
       `sensorwire device --transport ${spec.transport}`,

@@ -19,6 +19,12 @@ export interface RunSpec {
   readonly intervalMs: number;
   readonly seed: number;
   readonly deviceId: number;
+  /**
+   * rudp delivery classes (PROTOCOL.md §7.7): `reliable` declares every sensor reliable, so rudp
+   * owes every reading as TCP does; `catalogue` keeps the simulator's own (door and status
+   * reliable, telemetry latest). Absent in data from before the option: `catalogue`.
+   */
+  readonly delivery?: 'reliable' | 'catalogue';
 }
 
 /** TCP header sizes as negotiated on the link (from the capture); null for UDP. */
