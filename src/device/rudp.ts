@@ -266,11 +266,11 @@ export class RudpSession {
         if (this.helloDone) this.resync('RESYNC', this.epochNow ?? 0);
         break;
       case ErrorCode.UNKNOWN_SENSOR:
-      case ErrorCode.UNEXPECTED:
-      case ErrorCode.REPLAY:
-      case ErrorCode.BAD_TAG: {
+      case ErrorCode.UNEXPECTED: {
         // A READINGS refused for good: the server's point passes over it (§7.2), and sending it
         // again cannot help. (A HELLO refused stays held: the session cannot go on without it.)
+        // BAD_TAG is not among them: a message with a bad tag is not received at all, so the
+        // point stops below it, and only a resend (a copy damaged on the way) can move it on.
         if (!c || c.type !== 'READINGS') break;
         this.sender.remove(refSeq);
         this.carried.delete(refSeq);
@@ -278,8 +278,15 @@ export class RudpSession {
         this.flush();
         break;
       }
+      case ErrorCode.STORAGE: {
+        // Not committed, and forgotten by the server (§7.2): its range no longer counts, so that
+        // loss detection and the timer send it again.
+        const held = this.sender.get(refSeq);
+        if (held) held.sacked = false;
+        break;
+      }
       default:
-        // STORAGE and the rest: it stays held, and the timer sends it again.
+        // The rest (BAD_TAG, REPLAY…): it stays held, and the timer sends it again.
         break;
     }
   }

@@ -63,6 +63,7 @@ export class RudpPeer {
     this.timer = undefined;
     this.trigger = undefined;
     this.urgent = false;
+    this.status = 'OK';
     this.receiver.acked();
   }
 

@@ -196,12 +196,16 @@ describe('rudp session with fake timers', () => {
       r.toDeadline();
       r.ack(1);
     }
-    // The first message to reach the bound is 3: the tail loss probes went to it (the newest).
+    // Reported for the first message to reach the bound, sent MAX_RETRANSMISSIONS times again.
     const gaveUp = r.events.find((e) => e.kind === 'gave-up');
-    assert.deepEqual(gaveUp, { kind: 'gave-up', code: ErrorCode.GAVE_UP, reason: 'retransmissions', seq: 3, held: 2 });
+    assert.ok(gaveUp?.kind === 'gave-up');
+    assert.deepEqual({ ...gaveUp, seq: 0 }, { kind: 'gave-up', code: ErrorCode.GAVE_UP, reason: 'retransmissions', seq: 0, held: 2 });
     const out = r.fresh();
-    assert.equal(out.filter((m) => m.seq === 3).length, MAX_RETRANSMISSIONS);
-    assert.ok(out.filter((m) => m.seq === 2).length < MAX_RETRANSMISSIONS);
+    const resends = (seq: number): number => out.filter((m) => m.seq === seq).length;
+    assert.equal(resends(gaveUp.seq), MAX_RETRANSMISSIONS, `seq ${gaveUp.seq}`);
+    assert.ok(resends(2) <= MAX_RETRANSMISSIONS && resends(3) <= MAX_RETRANSMISSIONS);
+    // One tail loss probe only (then the RTO alone, RFC 8985 §7.2): no probe between two RTOs.
+    assert.equal(r.events.filter((e) => e.kind === 'retransmit' && e.reason === 'probe').length, 1);
     const hello = out.at(-1)!;
     assert.deepEqual([hello.type, hello.seq, hello.type === 'HELLO' && hello.resumeSeq], ['HELLO', 4, 2]);
     assert.equal(r.session.unacknowledged().readings, 2, 'kept what it held');
@@ -274,6 +278,23 @@ describe('rudp session with fake timers', () => {
     r.ack(3, { epoch: 0xdef, sack: [{ first: 6, last: 6 }] });
     assert.deepEqual(seqs(r.fresh()), [4, 5], 'seq 5 too: the old ranges are no promise');
     assert.equal(r.session.epoch, 0xdef);
+  });
+
+  it('ERROR STORAGE: the message stays held and, its range void, goes again; BAD_TAG: stays held too', (t) => {
+    const r = rig(t);
+    opened(r);
+    for (let i = 0; i < 3; i++) r.session.addReadings([sample(6, i)]);
+    r.fresh();
+    r.advance(5);
+    r.ack(1, { sack: [{ first: 3, last: 4 }] }); // 2 missing; 3 and 4 buffered at the server
+    r.session.onError(ErrorCode.STORAGE, 3); // 3's commit failed: the server forgot it
+    r.session.onError(ErrorCode.BAD_TAG, 2); // a damaged copy of 2
+    assert.ok(r.session.sender.get(2) && r.session.sender.get(3), 'both still held');
+    r.toDeadline();
+    r.toDeadline();
+    const again = new Set(seqs(r.fresh()));
+    assert.ok(again.has(2) && again.has(3), `2 and 3 sent again: ${[...again].join(', ')}`);
+    assert.ok(!again.has(4), '4 is still covered by its range');
   });
 
   it('RESYNC: HELLO and everything again; a RESYNC while that HELLO is unanswered changes nothing', (t) => {

@@ -110,6 +110,11 @@ describe('rudp on the server', { timeout: 60_000 }, () => {
     assert.equal(ack.ackSeq, 2);
     await c.send(hello(1)); // the HELLO again: also a duplicate
     assert.equal((await nextAck(c, 'the ACK of the repeated HELLO')).status, 'DUPLICATE');
+    // The next new message is acknowledged OK: the status belongs to the ACK that carried it.
+    await c.send({ type: 'PING', deviceId: DEVICE, seq: 3, reliable: true });
+    await c.next('the PONG');
+    const after = await nextAck(c, 'the ACK of the PING');
+    assert.deepEqual([after.ackSeq, after.status], [3, 'OK']);
     const rows = await allReadings(s.store, DEVICE);
     assert.deepEqual(rows.map((r) => r.value), [2]);
     assert.equal(s.server.ingest.stats.rudp.duplicates, 2);

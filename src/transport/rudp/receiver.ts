@@ -47,7 +47,9 @@ export class RudpReceiver<T> {
     }
     if (seq > this.cumulative + RUDP_WINDOW) return { kind: 'outside' };
     this.received.set(seq, item);
-    return { kind: 'accepted', inOrder: seq === this.cumulative + 1 && this.received.size === 1 };
+    // In order: the seqs above the point form one unbroken run that ends here (those before it
+    // may still be committing); anything else opens or fills a gap.
+    return { kind: 'accepted', inOrder: seq === this.cumulative + this.received.size };
   }
 
   /**

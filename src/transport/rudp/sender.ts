@@ -301,7 +301,9 @@ export class RudpSender {
       if (stuck) return { retransmit: [], reason: 'timeout', gaveUp: true, stuck };
       this.rto.expired();
       this.timerStart = now;
-      this.probing = false;
+      // No probe until an ACK shows progress again: in loss recovery the RTO alone retransmits
+      // (RFC 8985 §7.2), or the newest message would reach the give-up bound twice as fast.
+      this.probing = true;
       this.probeAt = undefined;
       this.reorderAt = undefined;
       return { retransmit: targets, reason: lost.length > 0 ? 'timeout' : 'probe', gaveUp: false };

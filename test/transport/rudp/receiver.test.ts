@@ -74,6 +74,16 @@ describe('rudp receiver', () => {
     ranges.forEach((x, i) => assert.ok(x.first >= (i === 0 ? r.cumulative : ranges[i - 1]!.last) + 2));
   });
 
+  it('in order means an unbroken run above the point ending at the new seq, even while earlier ones are not yet handled', () => {
+    const r = new RudpReceiver<string>(1);
+    assert.deepEqual(r.arrive(1, 'a'), { kind: 'accepted', inOrder: true });
+    assert.deepEqual(r.arrive(2, 'b'), { kind: 'accepted', inOrder: true }, '1 is still being committed');
+    assert.deepEqual(r.arrive(4, 'd'), { kind: 'accepted', inOrder: false }, 'a gap opens');
+    assert.deepEqual(r.arrive(3, 'c'), { kind: 'accepted', inOrder: false }, 'the gap fills');
+    r.handled(1);
+    assert.deepEqual(r.arrive(5, 'e'), { kind: 'accepted', inOrder: true });
+  });
+
   it('asks for an ACK after every second in-order message', () => {
     const r = new RudpReceiver<string>(1);
     r.arrive(1);
