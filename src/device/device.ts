@@ -130,6 +130,9 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
  */
 const SEQ_SPAN = 64 - 8;
 
+/** Plain UDP: a HELLO not acknowledged within this long is sent again (at most the ACK timeout). */
+const HELLO_RETRY_MS = 500;
+
 /** Bytes of the varint TCP length prefix of a message of n bytes. */
 const prefixLength = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : 3);
 
@@ -469,7 +472,9 @@ export class SimulatedDevice {
         this.readingsUnacked += entry.readings;
       }
       // A HELLO lost on the way is sent again; READINGS wait for its ACK (see pump).
-      if (!this.helloAcked && now - this.helloSentAt > timeout) this.sendHello();
+      // Nothing else goes until it is acknowledged, so it is retried sooner than a READINGS is
+      // given up on.
+      if (!this.helloAcked && now - this.helloSentAt > Math.min(timeout, HELLO_RETRY_MS)) this.sendHello();
       this.wakeDrain?.();
     }
   }

@@ -159,8 +159,9 @@ export async function runOne(spec: RunSpec, keepIn?: string, link: LinkOptions =
         '--count', String(spec.readings),
         '--batch', String(spec.batch),
         '--seed', String(spec.seed),
-        // Plain UDP never learns of a lost ACK: do not wait long for it.
-        '--drain', spec.transport === 'udp' ? '1s' : '20s',
+        // Plain UDP never learns of a lost ACK: it waits out its ACK timeout (2 s) at most, and
+        // meanwhile a lost HELLO is sent again (every 0.5 s), so its readings do go out.
+        '--drain', spec.transport === 'udp' ? '5s' : '20s',
         '--json',
         ...(spec.delivery === 'reliable' ? ['--delivery', 'reliable'] : []),
         ...(link.deviceArgs ?? []),
