@@ -47,12 +47,14 @@ describe('WAL checkpoints in a worker thread', { timeout: 60_000 }, () => {
     let seq = 1;
     let wrapped = false;
     let previous = 0;
+    let copied = 0;
     const started = Date.now();
     // Small commits, back to back with a turn of the event loop between them, as the server makes them.
     for (let i = 0; i < 20_000 && Date.now() - started < 20_000; i++) {
       await store.commit([batch(1, 1, ++seq, floats(20))]);
       await new Promise((resolve) => setImmediate(resolve));
       const log = store.checkpointer?.last?.log ?? 0;
+      copied = Math.max(copied, store.checkpointer?.last?.checkpointed ?? 0);
       // The WAL started over: it holds fewer pages than at the checkpoint before.
       if (log < previous) wrapped = true;
       previous = log;
@@ -60,7 +62,8 @@ describe('WAL checkpoints in a worker thread', { timeout: 60_000 }, () => {
     }
     assert.ok((store.checkpointer?.restarts ?? 0) > 0, 'the worker restarted the WAL');
     assert.ok(wrapped, 'the WAL started over from its beginning');
-    assert.ok((store.checkpointer?.last?.checkpointed ?? 0) > 0);
+    // Some checkpoint copied pages (the latest one may have found a WAL just started over).
+    assert.ok(copied > 0, 'a checkpoint copied pages into the database');
     assert.equal((await collect(store)).length, (seq - 1) * 20);
   });
 
