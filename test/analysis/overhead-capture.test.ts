@@ -168,9 +168,10 @@ describe('overhead on a real capture', { timeout: 120_000 }, () => {
         assert.equal(flow.segments.fin.frames, 2, 'a FIN each way');
         assert.ok(flow.cost.teardown.frames >= 2 && flow.cost.teardown.frames <= 4);
         assert.ok(flow.segments.pureAck.frames > 0);
-        // One prefix byte per message under 128 bytes; the HELLO with its nine-sensor catalogue takes two.
+        // One prefix byte per message under 128 bytes, two from 128: the HELLO with its nine-sensor
+        // catalogue always, a READINGS now and then (the status string's length varies).
         const messages = flow.messages.HELLO + flow.messages.READINGS + flow.messages.ACK + flow.messages.BYE;
-        assert.equal(flow.layers.framing, messages + 1);
+        assert.ok(flow.layers.framing >= messages + 1 && flow.layers.framing <= messages + 1 + flow.messages.READINGS, `${flow.layers.framing} prefix bytes for ${messages} messages`);
       } else {
         assert.equal(flow.cost.handshake.frames + flow.cost.teardown.frames, 0);
         assert.equal(flow.layers.framing, 0);
