@@ -298,13 +298,13 @@ export class IngestServer {
         // The tag binds the session (§8): a HELLO names its own, anything else is checked against
         // the device's current one, so it cannot be checked before the device has a session.
         if (link.kind !== 'udp' && state.deviceId === undefined && m.type !== 'HELLO') throw new Refusal('UNEXPECTED', 'send HELLO first', true);
-        this.checkKeyAndTag(m);
+        const key = this.keyFor(m);
         const session = m.type === 'HELLO' ? m.session : (await this.devices.get(m.deviceId, link.kind === 'udp' && this.sharedStore))?.record.session;
         if (session === undefined) {
           if (transport === 'rudp') return this.resync(link, m, stamp);
           throw new Refusal('UNKNOWN_DEVICE', `device ${m.deviceId} has no session here: send HELLO`);
         }
-        this.checkTag(m, bytes, session);
+        if (!verifyTag(key, session, bytes)) throw new Refusal('BAD_TAG', 'the authentication tag is wrong');
       }
       if (transport === 'rudp') return await this.reliable(link, state, m, bytes.length, stamp);
       if (link.kind !== 'udp') {
@@ -355,15 +355,12 @@ export class IngestServer {
   }
 
   /** What can be checked before the session is known: the device has a key, the message a tag. */
-  private checkKeyAndTag(m: Message): void {
-    if (!this.keys?.has(m.deviceId)) throw new Refusal('BAD_TAG', `device ${m.deviceId} has no key on this server`);
-    if (m.tag === undefined) throw new Refusal('BAD_TAG', 'the message has no authentication tag');
-  }
-
-  private checkTag(m: Message, bytes: Uint8Array, session: number): void {
+  /** What can be checked before the session is known: the device's key, and that a tag is there. */
+  private keyFor(m: Message): Uint8Array {
     const key = this.keys?.get(m.deviceId);
     if (!key) throw new Refusal('BAD_TAG', `device ${m.deviceId} has no key on this server`);
-    if (!verifyTag(key, session, bytes)) throw new Refusal('BAD_TAG', 'the authentication tag is wrong');
+    if (m.tag === undefined) throw new Refusal('BAD_TAG', 'the message has no authentication tag');
+    return key;
   }
 
   /** Records a HELLO (the caller answers it). */
