@@ -14,16 +14,22 @@
 //     price of message boundaries, not of reliability.
 // TCP runs twice: as Linux ships it (RTO floor 200 ms) and with its RTO floor lowered to rudp's
 // own (50 ms, `ip route … rto_min`), so that the comparison also shows what the floor alone buys.
+// Each transport runs BENCH_REPEAT times (5 by default), the variants taking turns. Loss is random
+// in the kernel, not seeded, so one run of ~230 frames varies a lot (a TCP run that stalls in RTO
+// backoff coalesces its waiting messages and sends fewer bytes, late); so time is the median of the
+// runs (robust to one run's long backoff), and bytes the mean, compared as the total of all of
+// rudp's runs over the total of TCP's: bytes on the wire are a cost that adds up. The lowest and
+// highest ratio of single pairs (repeat i of each) are printed beside it.
 // Needs root, iproute2, nftables and tcpdump (the same as `sensorwire experiment`).
 //
-//   BENCH_READINGS=1000 BENCH_LOSS=0,5,20 BENCH_REPEAT=1 BENCH_WORKLOADS=periodic,bulk npm run bench:loss
+//   BENCH_READINGS=1000 BENCH_LOSS=0,5,20 BENCH_REPEAT=5 BENCH_WORKLOADS=periodic,bulk npm run bench:loss
 import { EXPERIMENT_REQUIREMENTS, runOne } from '../src/experiment/run.ts';
 import { MissingRequirementError, missingRequirements } from '../src/netns/requirements.ts';
 import type { RunResult } from '../src/experiment/types.ts';
 
 const READINGS = Number(process.env.BENCH_READINGS ?? 1000);
 const LOSSES = (process.env.BENCH_LOSS ?? '0,5,20').split(',').map(Number);
-const REPEAT = Number(process.env.BENCH_REPEAT ?? 1);
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 5);
 const RTO_FLOOR_MS = 50;
 
 interface Workload {
@@ -56,6 +62,8 @@ interface Figures {
   readonly retransmissions: number;
 }
 
+const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+const spread = (xs: readonly number[]): string => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -76,14 +84,15 @@ if (lacking.length > 0) {
 let run = 0;
 const total = WORKLOADS.length * LOSSES.length * VARIANTS.length * REPEAT;
 
+// The variants take turns within each repeat (tcp, tcp with the lower floor, rudp; then again), so
+// that a slow spell of the shared machine falls on all of them alike.
 async function measure(w: Workload): Promise<{ rows: string[][]; aims: string[] }> {
   const rows: string[][] = [];
   const aims: string[] = [];
   for (const loss of LOSSES) {
-    const byVariant = new Map<string, Figures>();
-    for (const v of VARIANTS) {
-      const repeats: Figures[] = [];
-      for (let i = 0; i < REPEAT; i++) {
+    const byVariant = new Map<string, Figures[]>(VARIANTS.map((v) => [v.label, []]));
+    for (let i = 0; i < REPEAT; i++) {
+      for (const v of VARIANTS) {
         run++;
         process.stderr.write(`  [${run}/${total}] ${w.name}, ${v.label}, ${loss} % loss … `);
         const result = await runOne(
@@ -92,45 +101,45 @@ async function measure(w: Workload): Promise<{ rows: string[][]; aims: string[] 
           { deviceArgs: ['--delivery', 'reliable'], ...(v.tcpRtoMinMs !== undefined ? { tcpRtoMinMs: v.tcpRtoMinMs } : {}) },
         );
         const f = figures(result);
-        repeats.push(f);
+        byVariant.get(v.label)!.push(f);
         process.stderr.write(`${f.delivered} delivered in ${f.ms} ms, ${f.wireBytes} bytes\n`);
       }
-      byVariant.set(v.label, {
-        delivered: Math.min(...repeats.map((r) => r.delivered)),
-        ms: median(repeats.map((r) => r.ms)),
-        wireBytes: median(repeats.map((r) => r.wireBytes)),
-        frames: median(repeats.map((r) => r.frames)),
-        retransmissions: median(repeats.map((r) => r.retransmissions)),
-      });
     }
     const tcp = byVariant.get('tcp')!;
     for (const v of VARIANTS) {
-      const f = byVariant.get(v.label)!;
+      const runs = byVariant.get(v.label)!;
+      const ms = median(runs.map((r) => r.ms));
+      const bytes = sum(runs.map((r) => r.wireBytes));
       rows.push([
-        `${loss} %`, v.label, `${f.delivered} / ${READINGS}`, f.ms.toLocaleString('en'), (f.ms / tcp.ms).toFixed(2),
-        f.wireBytes.toLocaleString('en'), (f.wireBytes / tcp.wireBytes).toFixed(2), String(f.frames), String(f.retransmissions),
+        `${loss} %`, v.label, `${Math.min(...runs.map((r) => r.delivered))} / ${READINGS}`,
+        ms.toLocaleString('en'), (ms / median(tcp.map((r) => r.ms))).toFixed(2),
+        Math.round(bytes / runs.length).toLocaleString('en'), (bytes / sum(tcp.map((r) => r.wireBytes))).toFixed(2),
+        spread(runs.map((r, i) => r.wireBytes / tcp[i]!.wireBytes)),
+        String(median(runs.map((r) => r.frames))), String(median(runs.map((r) => r.retransmissions))),
       ]);
     }
     const rudp = byVariant.get('rudp')!;
     if (loss > 0) {
-      const faster = rudp.ms < tcp.ms;
-      const lean = rudp.wireBytes <= 1.25 * tcp.wireBytes;
+      const msRatio = median(rudp.map((r) => r.ms)) / median(tcp.map((r) => r.ms));
+      const bytesRatio = sum(rudp.map((r) => r.wireBytes)) / sum(tcp.map((r) => r.wireBytes));
       aims.push(
-        `${loss} % loss: rudp ${faster ? 'faster' : 'NOT faster'} than tcp (${rudp.ms} vs ${tcp.ms} ms, ×${(rudp.ms / tcp.ms).toFixed(2)}); ` +
-        `wire bytes ×${(rudp.wireBytes / tcp.wireBytes).toFixed(2)} of tcp's (${lean ? 'within' : 'OVER'} 1.25)`,
+        `${loss} % loss: rudp ${msRatio < 1 ? 'faster' : 'NOT faster'} than tcp (median time ×${msRatio.toFixed(2)}); ` +
+        `wire bytes ×${bytesRatio.toFixed(2)} of tcp's over all runs (${bytesRatio <= 1.25 ? 'within' : 'OVER'} 1.25)`,
       );
     }
   }
   return { rows, aims };
 }
 
-const header = ['loss', 'transport', 'delivered', 'time ms', '× tcp', 'wire bytes', '× tcp', 'frames', 'retransmissions'];
+const header = ['loss', 'transport', 'delivered', 'time ms', '× tcp', 'wire bytes', '× tcp', 'pairs × tcp', 'frames', 'retransmissions'];
 const results: { w: Workload; rows: string[][]; aims: string[] }[] = [];
 for (const w of WORKLOADS) results.push({ w, ...(await measure(w)) });
 for (const { w, rows, aims } of results) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  process.stdout.write(`\n${w.name}: ${READINGS} readings, ${w.what}; median of ${REPEAT} run(s); loss in each direction\n\n`);
+  process.stdout.write(`\n${w.name}: ${READINGS} readings, ${w.what}; ${REPEAT} run(s) each; loss in each direction\n` +
+      'time: median; wire bytes: mean, and × tcp as total over total; pairs × tcp: lowest–highest of the\n' +
+      'per-repeat ratios (run i against tcp run i); frames, retransmissions: median\n\n');
   process.stdout.write(`${line(header)}\n${widths.map((x) => '-'.repeat(x)).join('  ')}\n`);
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
   const label = w.name === 'periodic' ? 'Aims' : 'For comparison (the aims are set for periodic telemetry)';
