@@ -354,7 +354,6 @@ export class IngestServer {
     }
   }
 
-  /** What can be checked before the session is known: the device has a key, the message a tag. */
   /** What can be checked before the session is known: the device's key, and that a tag is there. */
   private keyFor(m: Message): Uint8Array {
     const key = this.keys?.get(m.deviceId);
@@ -462,8 +461,12 @@ export class IngestServer {
     if (m.type === 'HELLO') return this.reliableHello(link, state, m, trigger);
     const peer = this.rudp.get(m.deviceId);
     if (!peer) {
-      // No rudp state for this device (a restart, a BYE, or never a HELLO): §7.8.
-      this.resync(link, m, trigger);
+      // No rudp state for this device: a BYE of the session that just ended, sent again since its
+      // ACK was lost (or a late copy of anything before it), gets that ACK again; anything else
+      // (a restart, a session long ended, never a HELLO) is asked to resynchronise (§7.8).
+      const ended = this.rudp.ended(m.deviceId);
+      if (ended && m.seq <= ended.byeSeq) this.ackEnded(link, m, ended.byeSeq, trigger);
+      else this.resync(link, m, trigger);
       return;
     }
     peer.link = link;
@@ -523,6 +526,12 @@ export class IngestServer {
 
   private async reliableHello(link: Link, state: LinkState, m: MessageOf<'HELLO'>, trigger: Trigger): Promise<void> {
     let peer = this.rudp.get(m.deviceId);
+    const ended = peer ? undefined : this.rudp.ended(m.deviceId);
+    if (ended && ended.session === m.session && m.seq <= ended.byeSeq) {
+      // A late copy of a HELLO of the session that ended: not a new start (§7.8).
+      this.ackEnded(link, m, ended.byeSeq, trigger);
+      return;
+    }
     if (peer && peer.session === m.session && (m.seq <= peer.receiver.cumulative || peer.receiver.holds(m.seq))) {
       // The same HELLO again: the device had not seen the point pass it.
       peer.link = link;
@@ -598,7 +607,7 @@ export class IngestServer {
     if (peer.byeSeq !== 0 && receiver.cumulative >= peer.byeSeq) {
       // Everything up to the BYE is handled: acknowledge it and forget the session (§7.8).
       this.sendRudpAck(peer);
-      this.rudp.drop(peer.deviceId);
+      this.rudp.end(peer);
       return;
     }
     if (peer.urgent || receiver.ackDue()) this.sendRudpAck(peer);
@@ -629,6 +638,21 @@ export class IngestServer {
       ...(config ? { config } : {}),
     });
     peer.acknowledged();
+  }
+
+  /** The ACK of a BYE again, for a message of the session it ended (§7.8): nothing is taken. */
+  private ackEnded(link: Link, m: Message, byeSeq: number, trigger: Trigger): void {
+    this.stats.rudp.duplicates++;
+    this.send(link, 'rudp', {
+      type: 'ACK',
+      deviceId: m.deviceId,
+      seq: this.devices.nextSeq(m.deviceId),
+      status: 'DUPLICATE',
+      ackSeq: byeSeq,
+      rxTime: trigger.rxTime,
+      holdUs: holdSince(trigger.rxClock),
+      rudp: { epoch: this.rudp.epoch, window: 0, sack: [] },
+    });
   }
 
   /** No rudp state for the device: ask it to resynchronise, and take nothing of the message (§7.8). */

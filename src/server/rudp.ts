@@ -12,6 +12,19 @@ import type { DeviceState } from './devices.ts';
 export const AMPLIFICATION_FACTOR = 3;
 /** Addresses tracked at most, validated or not; the oldest are forgotten first. */
 const MAX_ADDRESSES = 65_536;
+/**
+ * How long a session that ended with BYE is remembered (§7.8): as long as a device goes on sending
+ * its BYE without hearing back before it gives up (§7.9), so a BYE whose ACK was lost is answered
+ * again instead of being asked to resynchronise.
+ */
+export const ENDED_LINGER_MS = 30_000;
+
+/** A session that ended with BYE, remembered for ENDED_LINGER_MS. */
+export interface EndedSession {
+  readonly session: number;
+  readonly byeSeq: number;
+  readonly until: number;
+}
 
 /** The message that triggered an acknowledgement: its ACK reports when it arrived (§7.3). */
 export interface Trigger {
@@ -83,6 +96,8 @@ export class RudpState {
   /** Picked at random when the server starts (§7.1); a restart picks another. */
   readonly epoch = randomInt(1, 2 ** 32 - 1);
   private readonly peers = new Map<number, RudpPeer>();
+  /** In the order they ended, so the oldest, first to expire, come first. */
+  private readonly endedSessions = new Map<number, EndedSession>();
   private readonly budgets = new Map<string, Budget>();
 
   get(deviceId: number): RudpPeer | undefined {
@@ -91,16 +106,37 @@ export class RudpState {
 
   /** Starts (or restarts) a device's session, dropping any earlier one. */
   open(deviceId: number, session: number, resumeSeq: number, link: Link, device: DeviceState): RudpPeer {
-    this.peers.get(deviceId)?.stop();
+    this.drop(deviceId);
     const peer = new RudpPeer(deviceId, session, resumeSeq, link, device);
     this.peers.set(deviceId, peer);
     return peer;
   }
 
-  /** Drops a device's session (after its BYE, or a session on another transport). */
+  /** Drops a device's session, and the memory of one that ended (a session on another transport). */
   drop(deviceId: number): void {
     this.peers.get(deviceId)?.stop();
     this.peers.delete(deviceId);
+    this.endedSessions.delete(deviceId);
+  }
+
+  /** The device's BYE is acknowledged: its state goes, its session and BYE seq are remembered. */
+  end(peer: RudpPeer, now = Date.now()): void {
+    this.drop(peer.deviceId);
+    for (const [deviceId, ended] of this.endedSessions) {
+      if (ended.until > now) break;
+      this.endedSessions.delete(deviceId);
+    }
+    this.endedSessions.set(peer.deviceId, { session: peer.session, byeSeq: peer.byeSeq, until: now + ENDED_LINGER_MS });
+  }
+
+  /** The device's session that ended with BYE less than ENDED_LINGER_MS ago, if any. */
+  ended(deviceId: number, now = Date.now()): EndedSession | undefined {
+    const ended = this.endedSessions.get(deviceId);
+    if (ended && ended.until <= now) {
+      this.endedSessions.delete(deviceId);
+      return undefined;
+    }
+    return ended;
   }
 
   get sessions(): number {

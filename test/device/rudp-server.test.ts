@@ -6,14 +6,15 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { pino } from 'pino';
 import { SimulatedDevice, type DeviceEvent, type DeviceOptions, type DeviceSummary } from '../../src/device/device.ts';
 import { startRelay } from '../../src/impair/relay.ts';
-import { Limits, decode, decodeHeader, type Frame } from '../../src/protocol/index.ts';
+import { ErrorCode, Limits, decode, decodeHeader, encode, type Frame } from '../../src/protocol/index.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import type { Store, StoredReading } from '../../src/store/types.ts';
 import { udp, type Transport } from '../../src/transport/index.ts';
 import { until, within } from '../support/wait.ts';
-import { DelegatingStore, HOST, ServerProcess, allReadings, startSqliteServer, tempDir } from '../server/support.ts';
+import { DelegatingStore, HOST, RawUdpClient, ServerProcess, allReadings, startSqliteServer, tempDir } from '../server/support.ts';
 
 /** Seven of the nine sensors `reliable`; temperature and humidity stay `latest`. */
 const MOSTLY_RELIABLE = {
@@ -29,6 +30,8 @@ interface Tap {
   readonly sends: () => number;
   /** The reliable readings of each READINGS as first sent, in seq order: `seq:sensor:ts`. */
   readonly reliableSent: () => string[];
+  /** The bytes of the first READINGS the device sent, as they went out. */
+  readonly firstReadings: () => Uint8Array | undefined;
 }
 
 function tapped(): Tap {
@@ -37,6 +40,7 @@ function tapped(): Tap {
   let epoch: number | undefined;
   let cumulative = 0;
   const firstSends = new Map<number, string[]>();
+  let firstReadings: Uint8Array | undefined;
   const transport: Transport = {
     kind: 'udp',
     listen: (o, h) => udp.listen(o, h),
@@ -61,6 +65,7 @@ function tapped(): Tap {
         const seq = decodeHeader(bytes).seq;
         sends++;
         const m = decode(bytes, { maxMessageSize: Limits.MAX_UDP_MESSAGE });
+        if (m.type === 'READINGS' && !firstReadings) firstReadings = bytes.slice();
         if (m.type === 'READINGS' && !firstSends.has(seq)) {
           firstSends.set(seq, m.readings.filter((r) => !LATEST.has(r.sensor)).map((r) => `${seq}:${r.sensor}:${m.baseTime + r.delta}`));
         }
@@ -71,7 +76,7 @@ function tapped(): Tap {
     },
   };
   const reliableSent = (): string[] => [...firstSends].sort(([a], [b]) => a - b).flatMap(([, list]) => list);
-  return { transport, lateResends, sends: () => sends, reliableSent };
+  return { transport, lateResends, sends: () => sends, reliableSent, firstReadings: () => firstReadings };
 }
 
 /** Records the seqs of READINGS in the order the server commits them. */
@@ -156,6 +161,43 @@ describe('rudp device against the real server', { timeout: 180_000 }, () => {
     assert.equal(reliable.length, 2002);
     assert.deepEqual(reliable.map((x) => `${x.seq}:${x.sensor}:${x.ts}`), tap.reliableSent());
     assert.ok(seconds < 60, `took ${seconds.toFixed(1)} s`);
+  });
+
+  it('with --keys: every resend is signed and verified, a forgery and a replay are refused, nothing of them stored', async (t) => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => (i * 7 + 3) & 0xff);
+    const refusals: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void refusals.push(line.trim()) });
+    const srv = await startSqliteServer(t, { keys: new Map([[77, key]]), log });
+    const relay = await startRelay({
+      forwardHost: HOST, forwardPort: srv.udpPort, seed: 77,
+      impairment: { loss: 0.2, duplicate: 0.05, reorder: 0.1, delayMs: 2, jitterMs: 2 },
+    });
+    t.after(() => relay.close());
+    const tap = tapped();
+    const rounds = 60;
+    // Temperature and humidity stay `latest`: their resends are rewritten (§7.7), so signed again.
+    const s = await rudpDevice(t, { transport: tap.transport, port: relay.port, count: rounds * 9, key }).run;
+    assert.deepEqual([s.readings.unacknowledged, s.readings.rejected, s.readings.dropped], [0, 0, 0], JSON.stringify(s.readings));
+    assert.ok(s.messages.retransmissions > 0, 'the loss was real and repaired');
+    assert.deepEqual(refusals, [], 'nothing the device sent was refused');
+    const stored = await allReadings(srv.store, 77);
+    assertDelivered(stored, rounds, s);
+
+    // After the run: a READINGS signed with another key, and the device's first READINGS again,
+    // byte for byte (its tag is right, its seq long acknowledged). Neither is stored.
+    const raw = await RawUdpClient.open(t, srv.udpPort);
+    const first = tap.firstReadings()!;
+    const forged = decode(first, { maxMessageSize: Limits.MAX_UDP_MESSAGE });
+    assert.equal(forged.type, 'READINGS');
+    const wrongKey = Uint8Array.from({ length: 32 }, (_, i) => i);
+    await raw.sendBytes(encode({ ...forged, seq: 60_000 }, { key: wrongKey, session: 4242, maxMessageSize: Limits.MAX_UDP_MESSAGE }));
+    const refusal = await raw.next('the answer to the forgery', (m) => m.type === 'ERROR');
+    assert.equal(refusal.type === 'ERROR' && refusal.code, ErrorCode.BAD_TAG);
+    await raw.sendBytes(first);
+    const replayAnswer = await raw.next('the answer to the replay', (m) => m.type === 'ACK' || m.type === 'ERROR');
+    assert.ok(replayAnswer.type === 'ACK' && replayAnswer.status !== 'OK', `a replay is not taken as new: ${JSON.stringify(replayAnswer)}`);
+    await srv.server.ingest.drain();
+    assert.equal((await allReadings(srv.store, 77)).length, stored.length, 'nothing of the forgery or the replay stored');
   });
 
   it('a server killed mid-session and started again: the device sees the new epoch, resynchronises, and loses nothing', async (t) => {

@@ -8,7 +8,10 @@ import { describe, it, type TestContext } from 'node:test';
 import { ErrorCode, type Message, type MessageOf, type SensorSpec } from '../../src/protocol/index.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { silentLogger } from '../../src/log.ts';
+import type { DeviceState } from '../../src/server/devices.ts';
+import { ENDED_LINGER_MS, RudpState } from '../../src/server/rudp.ts';
 import { startServer } from '../../src/server/run.ts';
+import type { Link } from '../../src/transport/types.ts';
 import { within } from '../support/wait.ts';
 import { HOST, RawUdpClient, allReadings, startSqliteServer, tempDir } from './support.ts';
 import { join } from 'node:path';
@@ -139,7 +142,7 @@ describe('rudp on the server', { timeout: 60_000 }, () => {
     assert.equal((await nextAck(c, 'the ACK of the PING')).ackSeq, 2);
   });
 
-  it('acknowledges BYE once everything before it is handled, then forgets the session', async (t) => {
+  it('acknowledges BYE once everything before it is handled, then keeps only what answers the BYE again', async (t) => {
     const { c, s } = await open(t);
     await c.send(readings(2));
     await c.send({ type: 'BYE', deviceId: DEVICE, seq: 3, reliable: true, reason: 0 });
@@ -148,6 +151,17 @@ describe('rudp on the server', { timeout: 60_000 }, () => {
     if (ack.ackSeq < 3) ack = await nextAck(c, 'the ACK of BYE');
     assert.equal(ack.ackSeq, 3);
     assert.equal(s.server.ingest.rudpSessions, 0);
+    // The BYE again (its ACK was lost), and late copies of the HELLO and of READINGS 2: each is
+    // answered with the BYE's ACK again, DUPLICATE, window 0 — not RESYNC, and not taken.
+    const duplicates = s.server.ingest.stats.rudp.duplicates;
+    for (const again of [{ type: 'BYE', deviceId: DEVICE, seq: 3, reliable: true, reason: 0 } as const, hello(1), readings(2)]) {
+      await c.send(again);
+      const reAck = await nextAck(c, `the BYE's ACK again, for ${again.type} ${again.seq}`);
+      assert.deepEqual([reAck.status, reAck.ackSeq, reAck.rudp?.window, reAck.rudp?.sack], ['DUPLICATE', 3, 0, []]);
+    }
+    assert.equal(s.server.ingest.stats.rudp.duplicates, duplicates + 3);
+    assert.equal(s.server.ingest.rudpSessions, 0);
+    // Beyond the BYE: the session is over, so RESYNC.
     await c.send(readings(4));
     const resync = await nextAck(c, 'RESYNC after the session ended');
     assert.equal(resync.status, 'RESYNC');
@@ -224,5 +238,34 @@ describe('rudp on the server', { timeout: 60_000 }, () => {
     assert.equal(ack.ackSeq, 3);
     const rows = await allReadings(store, DEVICE);
     assert.deepEqual(rows.map((r) => r.seq), [2]);
+  });
+});
+
+describe('RudpState: sessions ended by BYE', () => {
+  const link = {} as Link; // held, never used, by the state
+  const device = {} as DeviceState;
+  const ended = (state: RudpState, deviceId: number, byeSeq: number, at: number): void => {
+    const peer = state.open(deviceId, SESSION, 1, link, device);
+    peer.byeSeq = byeSeq;
+    state.end(peer, at);
+  };
+
+  it('remembers the session and BYE seq for the linger time, then forgets them', () => {
+    const state = new RudpState();
+    ended(state, 1, 9, 1_000);
+    assert.equal(state.get(1), undefined, 'the live state is gone');
+    assert.deepEqual(state.ended(1, 1_000 + ENDED_LINGER_MS - 1), { session: SESSION, byeSeq: 9, until: 1_000 + ENDED_LINGER_MS });
+    assert.equal(state.ended(1, 1_000 + ENDED_LINGER_MS), undefined);
+    assert.equal(state.ended(1, 1_000), undefined, 'forgotten, not only hidden');
+  });
+
+  it('forgets expired sessions as others end, and a new session replaces the memory of the old', () => {
+    const state = new RudpState();
+    ended(state, 1, 5, 0);
+    ended(state, 2, 6, ENDED_LINGER_MS + 1); // device 1's has expired by now: dropped on the way
+    assert.equal(state.ended(1, 0), undefined);
+    assert.equal(state.ended(2, ENDED_LINGER_MS + 1)?.byeSeq, 6);
+    state.open(2, SESSION + 1, 1, link, device);
+    assert.equal(state.ended(2, ENDED_LINGER_MS + 1), undefined);
   });
 });
