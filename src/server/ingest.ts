@@ -258,7 +258,15 @@ export class IngestServer {
     for (const r of m.readings) {
       if (device.sensors.get(r.sensor)?.type !== r.type) return false;
     }
-    this.commitReadings(link, state, device, m, transport, stamp, bytes.length);
+    let readings: PackedReadings;
+    try {
+      readings = packReadings(m.baseTime, m.readings);
+    } catch {
+      // Decoded readings always pack (decode checks what pack does): a bug, which the queued path
+      // meets again and logs.
+      return false;
+    }
+    this.commitReadings(link, state, device, m, readings, transport, stamp, bytes.length);
     return true;
   }
 
@@ -418,23 +426,15 @@ export class IngestServer {
       throw new Refusal('REPLAY', `seq ${m.seq} is more than 64 below the highest accepted (${device.window.highest})`);
     }
     checkSensors(device, m);
-    this.commitReadings(link, state, device, m, transport, stamp, size);
+    this.commitReadings(link, state, device, m, packReadings(m.baseTime, m.readings), transport, stamp, size);
   }
 
-  /** Commits a checked READINGS and answers once it is stored. */
+  /** Commits a checked READINGS (`readings`: its readings packed) and answers once it is stored. */
   private commitReadings(
-    link: Link, state: LinkState, device: DeviceState, m: MessageOf<'READINGS'>, transport: TransportName, stamp: Stamp, size: number,
+    link: Link, state: LinkState, device: DeviceState, m: MessageOf<'READINGS'>, readings: PackedReadings,
+    transport: TransportName, stamp: Stamp, size: number,
   ): void {
     if (transport === 'rudp') throw new TypeError('rudp READINGS are committed in seq order (commitInOrder)');
-    let readings: PackedReadings;
-    try {
-      readings = packReadings(m.baseTime, m.readings);
-    } catch (error) {
-      // A decoded message always packs; should one not, it alone is refused, as if its commit failed.
-      this.log.error({ event: 'storage', err: error, device: m.deviceId, seq: m.seq }, 'readings could not be packed');
-      this.refuse(link, transport, m, 'STORAGE', 'the readings could not be stored; send them again later', size);
-      return;
-    }
     // Not awaited: the next frame of this link may join the same transaction. Outcomes come in
     // queue order, so the ACKs still leave in the order of the messages. One object per message
     // is both the batch the store commits and what its answer needs; one function answers them all.
