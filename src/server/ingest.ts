@@ -4,12 +4,13 @@
 // receiver that commits READINGS in seq order and acknowledges cumulatively.
 import {
   AckStatus, ErrorCode, Limits, decodeHeader, encode, verifyTag,
-  type ErrorCodeName, type Frame, type Message, type MessageOf,
+  type ErrorCodeName, type Frame, type Message, type MessageOf, type Reading,
 } from '../protocol/index.ts';
 import { MAX_PLAIN_ACK, writePlainAck } from '../protocol/ack.ts';
 import type { Link, LinkHandler } from '../transport/types.ts';
 import { StoreError } from '../store/errors.ts';
-import type { CommitOutcome, ReadingsBatch, Store, TransportName } from '../store/types.ts';
+import { packReadings } from '../store/packed.ts';
+import type { CommitOutcome, PackedReadings, ReadingsBatch, Store, TransportName } from '../store/types.ts';
 import type { Logger } from '../log.ts';
 import { Committer } from './committer.ts';
 import { DeviceRegistry, type DeviceState } from './devices.ts';
@@ -84,12 +85,20 @@ function holdSinceStamp(stamp: Stamp): number {
   return Math.min(Math.max(Math.round((performance.now() - stamp.rxMono) * 1000), 0), Limits.MAX_VARINT);
 }
 
-/** A checked TCP or UDP READINGS on its way to storage, with what its answer needs. */
+/** What an ACK or an ERROR needs of the message it answers. */
+type MessageHead = Pick<Message, 'type' | 'deviceId' | 'seq'>;
+
+/**
+ * A checked TCP or UDP READINGS on its way to storage, with what its answer needs. It holds its
+ * readings packed, not the decoded message (see PackedReadings).
+ */
 interface PendingReadings extends ReadingsBatch {
+  readonly readings: PackedReadings;
   readonly link: Link;
   readonly state: LinkState;
   readonly device: DeviceState;
-  readonly message: MessageOf<'READINGS'>;
+  /** The readings the policy watches, for it to see once they are stored; undefined if none. */
+  readonly watched: readonly Reading[] | undefined;
   readonly stamp: Stamp;
   /** Bytes of the message (a UDP refusal is no larger). */
   readonly size: number;
@@ -103,6 +112,10 @@ function checkSensors(device: DeviceState, m: MessageOf<'READINGS'>): void {
     if (!spec) throw new Refusal('UNKNOWN_SENSOR', `reading ${i}: sensor ${r.sensor} is not in the catalogue`);
     if (spec.type !== r.type) throw new Refusal('UNKNOWN_SENSOR', `reading ${i}: sensor ${r.sensor} is declared ${spec.type}, not ${r.type}`);
   });
+}
+
+function headOf(p: PendingReadings): MessageHead {
+  return { type: 'READINGS', deviceId: p.deviceId, seq: p.seq };
 }
 
 class Refusal {
@@ -245,7 +258,15 @@ export class IngestServer {
     for (const r of m.readings) {
       if (device.sensors.get(r.sensor)?.type !== r.type) return false;
     }
-    this.commitReadings(link, state, device, m, transport, stamp, bytes.length);
+    let readings: PackedReadings;
+    try {
+      readings = packReadings(m.baseTime, m.readings);
+    } catch {
+      // Decoded readings always pack (decode checks what pack does): a bug, which the queued path
+      // meets again and logs.
+      return false;
+    }
+    this.commitReadings(link, state, device, m, readings, transport, stamp, bytes.length);
     return true;
   }
 
@@ -404,12 +425,13 @@ export class IngestServer {
       throw new Refusal('REPLAY', `seq ${m.seq} is more than 64 below the highest accepted (${device.window.highest})`);
     }
     checkSensors(device, m);
-    this.commitReadings(link, state, device, m, transport, stamp, size);
+    this.commitReadings(link, state, device, m, packReadings(m.baseTime, m.readings), transport, stamp, size);
   }
 
-  /** Commits a checked READINGS and answers once it is stored. */
+  /** Commits a checked READINGS (`readings`: its readings packed) and answers once it is stored. */
   private commitReadings(
-    link: Link, state: LinkState, device: DeviceState, m: MessageOf<'READINGS'>, transport: TransportName, stamp: Stamp, size: number,
+    link: Link, state: LinkState, device: DeviceState, m: MessageOf<'READINGS'>, readings: PackedReadings,
+    transport: TransportName, stamp: Stamp, size: number,
   ): void {
     if (transport === 'rudp') throw new TypeError('rudp READINGS are committed in seq order (commitInOrder)');
     // Not awaited: the next frame of this link may join the same transaction. Outcomes come in
@@ -417,24 +439,24 @@ export class IngestServer {
     // is both the batch the store commits and what its answer needs; one function answers them all.
     const pending: PendingReadings = {
       deviceId: m.deviceId, session: device.record.session, seq: m.seq, transport, baseTime: m.baseTime,
-      receivedAt: stamp.rxTime, readings: m.readings, link, state, device, message: m, stamp, size,
+      receivedAt: stamp.rxTime, readings, link, state, device, watched: this.watched(device, m.readings), stamp, size,
     };
     state.committing++;
     this.committer.enqueue(pending, this.committed);
   }
 
   private readonly committed = (outcome: CommitOutcome | undefined, error: unknown, p: PendingReadings): void => {
-    const { link, transport, device, message: m } = p;
+    const { link, transport, device } = p;
     if (outcome === undefined) {
-      this.log.error({ event: 'storage', err: error, device: m.deviceId, seq: m.seq }, 'commit failed');
-      this.refuse(link, transport, m, 'STORAGE', 'the readings could not be stored; send them again later', p.size);
+      this.log.error({ event: 'storage', err: error, device: p.deviceId, seq: p.seq }, 'commit failed');
+      this.refuse(link, transport, headOf(p), 'STORAGE', 'the readings could not be stored; send them again later', p.size);
     } else {
-      device.window.accept(m.seq);
+      device.window.accept(p.seq);
       if (outcome === 'duplicate') this.stats[transport].duplicates++;
-      else this.stats[transport].readingsStored += m.readings.length;
-      this.applyPolicy(device, m);
+      else this.stats[transport].readingsStored += p.readings.count;
+      if (p.watched !== undefined) this.applyPolicy(device, p.watched);
       if (device.pending === undefined) this.plainAck(p, outcome === 'duplicate' ? 'DUPLICATE' : 'OK');
-      else this.ack(link, transport, m, outcome === 'duplicate' ? 'DUPLICATE' : 'OK', p.stamp, device);
+      else this.ack(link, transport, headOf(p), outcome === 'duplicate' ? 'DUPLICATE' : 'OK', p.stamp, device);
     }
     const state = p.state;
     if (--state.committing === 0 && state.settled !== undefined) {
@@ -580,7 +602,8 @@ export class IngestServer {
             peer.status = 'DUPLICATE';
             peer.urgent = true;
           } else this.stats.rudp.readingsStored += m.readings.length;
-          this.applyPolicy(device, m);
+          const watched = this.watched(device, m.readings);
+          if (watched !== undefined) this.applyPolicy(device, watched);
           peer.receiver.handled(seq);
           this.flushRudp(peer);
         },
@@ -671,9 +694,22 @@ export class IngestServer {
 
   // ---- configuration -----------------------------------------------------------------------
 
-  private applyPolicy(device: DeviceState, m: MessageOf<'READINGS'>): void {
+  /** The readings of sensors the policy watches, or undefined when there is none (or no policy). */
+  private watched(device: DeviceState, readings: readonly Reading[]): Reading[] | undefined {
+    const policy = this.policy;
+    if (policy === undefined) return undefined;
+    let watched: Reading[] | undefined;
+    for (const r of readings) {
+      const spec = device.sensors.get(r.sensor);
+      if (spec !== undefined && policy.watches(spec)) (watched ??= []).push(r);
+    }
+    return watched;
+  }
+
+  /** `readings`: stored readings of the device, of sensors the policy watches. */
+  private applyPolicy(device: DeviceState, readings: readonly Reading[]): void {
     if (!this.policy || device.pending) return;
-    const change = this.policy.evaluate(device, m.readings);
+    const change = this.policy.evaluate(device, readings);
     if (!change) return;
     const configId = device.record.configId + 1;
     device.record = { ...device.record, configId };
@@ -696,7 +732,7 @@ export class IngestServer {
   }
 
   private ack(
-    link: Link, transport: TransportName, m: Message, status: keyof typeof AckStatus, stamp: Stamp, device?: DeviceState,
+    link: Link, transport: TransportName, m: MessageHead, status: keyof typeof AckStatus, stamp: Stamp, device?: DeviceState,
   ): void {
     const seq = this.devices.nextSeq(m.deviceId);
     const config = device?.pending?.body;
@@ -718,7 +754,7 @@ export class IngestServer {
 
   /** `size`: bytes of the refused message (a UDP answer is no larger, §6.5). */
   private refuse(
-    link: Link, transport: TransportName, m: Message, code: ErrorCodeName, text: string, size: number, state?: LinkState, closes = false,
+    link: Link, transport: TransportName, m: MessageHead, code: ErrorCodeName, text: string, size: number, state?: LinkState, closes = false,
   ): void {
     this.stats[transport].refused++;
     this.log.warn({ event: 'refused', code, transport, remote: link.remote, device: m.deviceId, seq: m.seq, type: m.type }, text);

@@ -12,7 +12,12 @@ export interface PolicyView {
 export type ConfigChange = Omit<ConfigBody, 'configId'>;
 
 export interface ConfigPolicy {
-  /** A change to send after these readings, or undefined. */
+  /**
+   * Whether evaluate() looks at readings of this sensor. The server keeps only those readings
+   * of a message until it is stored, and gives evaluate() only those (none: it is not called).
+   */
+  watches(sensor: SensorSpec): boolean;
+  /** A change to send after these readings (stored ones, of watched sensors), or undefined. */
   evaluate(device: PolicyView, readings: readonly Reading[]): ConfigChange | undefined;
 }
 
@@ -31,6 +36,7 @@ export const DEFAULT_BATTERY_POLICY: BatteryPolicyOptions = { thresholdMv: 3300,
 export function batteryPolicy(options: Partial<BatteryPolicyOptions> = {}): ConfigPolicy {
   const o = { ...DEFAULT_BATTERY_POLICY, ...options };
   return {
+    watches: (sensor) => sensor.unit === 'mV',
     evaluate(device, readings) {
       const low = readings.some((r) => {
         const spec = device.sensors.get(r.sensor);

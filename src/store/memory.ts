@@ -5,8 +5,9 @@ import type { SensorSpec } from '../protocol/types.ts';
 import { StoreError } from './errors.ts';
 import { checkDelivery, checkTransport, checkValueType } from './names.ts';
 import type {
-  CommitOutcome, DeviceRecord, ReadingsBatch, ReadingsQuery, Store, StoredReading, Totals, TransportName,
+  CommitOutcome, DeviceRecord, PackedReadings, ReadingsBatch, ReadingsQuery, Store, StoredReading, Totals, TransportName,
 } from './types.ts';
+import { Unpacker, isPacked } from './packed.ts';
 import { fromCell, toCell, type Cell } from './values.ts';
 import type { ValueTypeName } from '../protocol/constants.ts';
 
@@ -24,6 +25,17 @@ interface StoredMessage {
   readonly transport: TransportName;
   readonly receivedAt: number;
   readonly rows: readonly Row[];
+}
+
+/** The rows of readings packed by packReadings (which checked them as toCell does). */
+function unpackedRows(baseTime: number, packed: PackedReadings): Row[] {
+  const rows: Row[] = [];
+  const unpacker = new Unpacker(packed.bytes);
+  while (!unpacker.done) {
+    const r = unpacker.next(baseTime);
+    rows.push({ sensor: r.sensor, type: r.value.type, cell: toCell(r.value), ts: r.ts });
+  }
+  return rows;
 }
 
 function integer(what: string, x: number): number {
@@ -125,7 +137,7 @@ export class MemoryStore implements Store {
           continue;
         }
         const baseTime = integer('base time', b.baseTime);
-        const rows: Row[] = b.readings.map((r) => ({
+        const rows: Row[] = isPacked(b.readings) ? unpackedRows(baseTime, b.readings) : b.readings.map((r) => ({
           sensor: integer('sensor', r.sensor),
           type: checkValueType(r.type),
           cell: copyCell(toCell(r)),

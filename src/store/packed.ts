@@ -13,6 +13,7 @@
 //            string/bytes: unsigned varint length, then the UTF-8 or raw bytes
 import { ValueType } from '../protocol/constants.ts';
 import type { Reading, Value } from '../protocol/types.ts';
+import type { PackedReadings } from './types.ts';
 import { ValueCellError, refuse, typeName } from './values.ts';
 
 const INT64_MIN = -(2n ** 63n);
@@ -162,6 +163,22 @@ export function pack(baseTime: number, readings: readonly Reading[]): Packed {
   }
   if (readings.length === 0) minTs = maxTs = baseTime;
   return { bytes: buf.subarray(0, at), minTs, maxTs };
+}
+
+/**
+ * Packs the readings of a message into a buffer of their own (pack() reuses its buffer). Throws
+ * as pack() does.
+ */
+export function packReadings(baseTime: number, readings: readonly Reading[]): PackedReadings {
+  const { bytes, minTs, maxTs } = pack(baseTime, readings);
+  const own = Buffer.allocUnsafe(bytes.length);
+  bytes.copy(own);
+  return { bytes: own, count: readings.length, minTs, maxTs };
+}
+
+/** Whether a batch's readings come packed (packReadings) rather than as decoded. */
+export function isPacked(readings: readonly Reading[] | PackedReadings): readings is PackedReadings {
+  return !Array.isArray(readings);
 }
 
 /** Reads a packed blob back. Throws ValueCellError for bytes that are not a packed blob. */

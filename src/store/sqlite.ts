@@ -29,7 +29,7 @@ import type {
   CommitOutcome, DeviceRecord, ReadingsBatch, ReadingsQuery, Store, StoredReading, Totals, TransportName,
 } from './types.ts';
 import { checkDelivery, checkTransport, checkValueType } from './names.ts';
-import { Unpacker, pack } from './packed.ts';
+import { Unpacker, isPacked, pack } from './packed.ts';
 
 export interface SqliteStoreOptions {
   /**
@@ -144,7 +144,7 @@ export class SqliteStore implements Store {
   constructor(db: Database.Database) {
     this.#db = db;
     // The conflict target names the duplicate check only: any other constraint still fails.
-    this.#insertMessage = db.prepare<[number, number, number, string, number, number, number, number, number, Buffer]>(
+    this.#insertMessage = db.prepare<[number, number, number, string, number, number, number, number, number, Uint8Array]>(
       `INSERT INTO messages (device, session, seq, transport, base_time, received_at, count, min_ts, max_ts, readings)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (device, session, seq) DO NOTHING`,
@@ -192,8 +192,10 @@ export class SqliteStore implements Store {
       const outcomes: CommitOutcome[] = new Array<CommitOutcome>(batches.length);
       for (let i = 0; i < batches.length; i++) {
         const b = batches[i]!;
-        const n = b.readings.length;
-        const p = pack(b.baseTime, b.readings);
+        const r = b.readings;
+        // Packed by the caller (the server does, as a message arrives), or here.
+        const p = isPacked(r) ? r : pack(b.baseTime, r);
+        const n = isPacked(r) ? r.count : r.length;
         const info = this.#insertMessage.run(b.deviceId, b.session, b.seq, b.transport, b.baseTime, b.receivedAt, n, p.minTs, p.maxTs, p.bytes);
         outcomes[i] = info.changes === 0 ? 'duplicate' : 'stored';
       }

@@ -30,6 +30,23 @@ export interface DeviceRecord {
   readonly lastSeen: number;
 }
 
+/**
+ * A message's readings packed into one buffer (src/store/packed.ts, packReadings), as the SQLite
+ * store keeps them. A batch that waits for its commit this way holds one buffer where the decoded
+ * readings hold an object per reading (and per number that is not a small integer): the server
+ * packs what it receives, since those objects, kept alive across a turn of the event loop while
+ * thousands of messages gather for one transaction, made garbage collection the largest cost of
+ * batches of 10 readings.
+ */
+export interface PackedReadings {
+  /** The packed readings; owned by this object (not a view of a buffer that is reused). */
+  readonly bytes: Uint8Array;
+  readonly count: number;
+  /** Earliest and latest reading time, Unix ms. */
+  readonly minTs: number;
+  readonly maxTs: number;
+}
+
 /** One READINGS message, ready to commit. */
 export interface ReadingsBatch {
   readonly deviceId: number;
@@ -40,7 +57,8 @@ export interface ReadingsBatch {
   readonly baseTime: number;
   /** Server's clock when the message arrived, Unix ms. */
   readonly receivedAt: number;
-  readonly readings: readonly Reading[];
+  /** The readings as decoded, or packed already (the same readings, and refused the same way). */
+  readonly readings: readonly Reading[] | PackedReadings;
 }
 
 /** A batch is stored, or it had been stored before (same device, session and seq). */

@@ -11,9 +11,8 @@ import Database from 'better-sqlite3';
 import type { Reading } from '../../src/protocol/index.ts';
 import { migrate } from '../../src/store/schema.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
-import type { ReadingsBatch } from '../../src/store/types.ts';
 import { toCell, typeCode } from '../../src/store/values.ts';
-import { batch, collect, device, EVERY_VALUE, floats, isStoreError, storeCompliance } from './compliance.ts';
+import { batch, collect, device, EVERY_VALUE, floats, isStoreError, storeCompliance, type DecodedBatch } from './compliance.ts';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'sensorwire-store-'));
@@ -63,7 +62,7 @@ function runWriter(path: string, deviceId: number, count: number): { done: Promi
 }
 
 /** Writes `batches` into a new file at schema version 1, the way version 1 stored them. */
-function writeVersion1(path: string, batches: readonly ReadingsBatch[]): void {
+function writeVersion1(path: string, batches: readonly DecodedBatch[]): void {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   migrate(db, 1);
