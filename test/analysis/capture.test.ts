@@ -45,9 +45,16 @@ function endpoint(address: string, port: number): string {
   return `${address}:${port}`;
 }
 
-function seconds(ns: bigint, decimals: number): string {
-  if (decimals === 9) return formatEpochNs(ns);
-  return (Number(ns) / 1e9).toFixed(decimals);
+/** A time as Wireshark's nstime_to_sec() makes it a double: seconds plus nanoseconds / 1e9. */
+const nstimeToSec = (ns: bigint): number => Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
+
+/**
+ * A conversation's duration as tshark prints it: the difference of the two relative times, each
+ * a double already, with four decimals (tap-iousers.c). Rounding the exact difference instead
+ * gives another last digit now and then (0.0022 against tshark's 0.0023).
+ */
+function tsharkDuration(startNs: bigint, endNs: bigint): string {
+  return (nstimeToSec(endNs) - nstimeToSec(startNs)).toFixed(4);
 }
 
 function ourConversations(capture: CaptureFile, table: FlowTable, protocol: 'tcp' | 'udp'): ConversationRow[] {
@@ -67,8 +74,8 @@ function ourConversations(capture: CaptureFile, table: FlowTable, protocol: 'tcp
         bytesAtoB: tsharkSize(f.aToB.bytes),
         frames: f.aToB.frames + f.bToA.frames,
         bytes: tsharkSize(f.aToB.bytes + f.bToA.bytes),
-        relativeStart: seconds(start - first, 9),
-        duration: seconds(end - start, 4),
+        relativeStart: formatEpochNs(start - first),
+        duration: tsharkDuration(start - first, end - first),
       };
     });
 }
