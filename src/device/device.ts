@@ -236,10 +236,11 @@ export class SimulatedDevice {
       });
       const sampling = this.sampleLoop();
       await sampling;
-      if (this.rudp?.open) {
-        // rudp: BYE goes right behind the readings, held and resent like them. The server
-        // acknowledges it once it has committed everything before it (the ACK is cumulative,
-        // PROTOCOL.md §7.3), so its ACK is the drain: no wait for the last readings' delayed ACK.
+      if (this.rudp) {
+        // rudp: BYE goes right behind the readings, held and resent like them (after the HELLO,
+        // should that still be on its way). The server acknowledges it once it has committed
+        // everything before it (the ACK is cumulative, PROTOCOL.md §7.3), so its ACK is the
+        // drain: no wait for the last readings' delayed ACK.
         await Promise.race([this.rudp.bye(0), sleep(this.o.drainMs ?? 10_000, this.shutdown.signal)]);
       } else {
         await this.drain();
@@ -638,11 +639,6 @@ export class SimulatedDevice {
 
   private async sayBye(): Promise<void> {
     if (!this.link?.open) return;
-    if (this.rudp) {
-      // Held and retransmitted like any message; a lost ACK costs a few RTOs.
-      if (this.rudp.open) await Promise.race([this.rudp.bye(0), sleep(2000, this.shutdown.signal)]);
-      return;
-    }
     const acked = new Promise<void>((resolve) => (this.byeAcked = resolve));
     this.byeSeq = this.control({ type: 'BYE', deviceId: this.o.id, reason: 0 });
     await Promise.race([acked, sleep(1000, this.shutdown.signal)]);

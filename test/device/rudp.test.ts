@@ -60,6 +60,18 @@ describe('SimulatedDevice over rudp, against a scripted peer', { timeout: 120_00
     assert.ok(s.rtt && s.rtt.samples > 0);
   });
 
+  it('sampling done before the HELLO is acknowledged: BYE still goes right behind the readings, one ACK covers both', async (t) => {
+    // The first HELLO is lost, so the device has taken its only round of readings long before
+    // the HELLO's resend is acknowledged. It must not wait for the readings' own (delayed) ACK
+    // before it says BYE: READINGS and BYE leave together and the BYE's ACK covers both.
+    const peer = await withPeer(t, { dropIn: (m, copy) => m.type === 'HELLO' && copy === 1 });
+    const { run } = device(t, peer, { count: 3 });
+    const s = await run;
+    assert.deepEqual([s.readings.acknowledged, s.readings.unacknowledged], [3, 0]);
+    assert.deepEqual(peer.seen().map((a) => a.message.type), ['HELLO', 'READINGS', 'BYE']);
+    assert.deepEqual(peer.acks.map((a) => a.ackSeq), [1, 3], 'an ACK of the HELLO, then one of READINGS and BYE');
+  });
+
   it('loss both ways: lost READINGS and lost ACKs are repaired; all stored once, in order; nothing resent once acknowledged', async (t) => {
     // The first copy of every fifth READINGS and every third ACK are lost.
     const peer = await withPeer(t, {
