@@ -666,26 +666,22 @@ export class IngestServer {
   /** The ACK of a BYE again, for a message of the session it ended (§7.8): nothing is taken. */
   private ackEnded(link: Link, m: Message, byeSeq: number, trigger: Trigger): void {
     this.stats.rudp.duplicates++;
-    this.send(link, 'rudp', {
-      type: 'ACK',
-      deviceId: m.deviceId,
-      seq: this.devices.nextSeq(m.deviceId),
-      status: 'DUPLICATE',
-      ackSeq: byeSeq,
-      rxTime: trigger.rxTime,
-      holdUs: holdSince(trigger.rxClock),
-      rudp: { epoch: this.rudp.epoch, window: 0, sack: [] },
-    });
+    this.sessionlessAck(link, m, 'DUPLICATE', byeSeq, trigger);
   }
 
   /** No rudp state for the device: ask it to resynchronise, and take nothing of the message (§7.8). */
   private resync(link: Link, m: Message, trigger: Trigger): void {
+    this.sessionlessAck(link, m, 'RESYNC', 0, trigger);
+  }
+
+  /** An rudp ACK that no live session stands behind: window 0, no ranges. */
+  private sessionlessAck(link: Link, m: Message, status: 'DUPLICATE' | 'RESYNC', ackSeq: number, trigger: Trigger): void {
     this.send(link, 'rudp', {
       type: 'ACK',
       deviceId: m.deviceId,
       seq: this.devices.nextSeq(m.deviceId),
-      status: 'RESYNC',
-      ackSeq: 0,
+      status,
+      ackSeq,
       rxTime: trigger.rxTime,
       holdUs: holdSince(trigger.rxClock),
       rudp: { epoch: this.rudp.epoch, window: 0, sack: [] },
