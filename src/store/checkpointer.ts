@@ -99,7 +99,9 @@ export class Checkpointer {
       if (failed || this.#stopping) return;
       failed = true;
       onFailure(error);
-      void this.#worker.terminate();
+      // Asked to stop rather than terminated: terminate() that lands inside a better-sqlite3 call
+      // can abort the whole process (seen: FATAL ERROR v8::ToLocalChecked Empty MaybeLocal).
+      this.#worker.postMessage('stop');
     };
     this.#worker.on('message', (m: CheckpointResult | { error: string }) => {
       if ('error' in m) return fail(new Error(`WAL checkpoint failed: ${m.error}`));

@@ -3,11 +3,12 @@
 // close() stops the worker and leaves a checkpointed file with no WAL.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Checkpointer } from '../../src/store/checkpointer.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { until, within } from '../support/wait.ts';
 import { batch, collect, device, floats } from './compliance.ts';
@@ -78,6 +79,19 @@ describe('WAL checkpoints in a worker thread', { timeout: 60_000 }, () => {
     const again = openSqliteStore(path, { readonly: true });
     t.after(() => again.close());
     assert.equal((await collect(again)).length, 48 * 50);
+  });
+
+  it('a worker that fails reports it once, and stop() still ends it', async (t) => {
+    // Not a database: the worker's connection fails as it opens, before any checkpoint.
+    const path = dbIn(t);
+    writeFileSync(path, 'not a database, long enough to have a header of sorts'.repeat(4));
+    const failures: Error[] = [];
+    const checkpointer = new Checkpointer(path, { intervalMs: 10 }, (e) => failures.push(e));
+    await until(() => failures.length > 0, 'the failure to be reported');
+    await within(checkpointer.stop(1000), 'stop() after a failure', 5000);
+    assert.equal(failures.length, 1);
+    assert.match(failures[0]!.message, /not a database|file is not a database|exited/);
+    assert.equal(checkpointer.checkpoints, 0);
   });
 
   it('a read-only store and an in-memory one start no worker; `false` keeps SQLite\'s own checkpoint', async (t) => {
