@@ -483,11 +483,11 @@ export class IngestServer {
     if (m.type === 'HELLO') return this.reliableHello(link, state, m, trigger);
     const peer = this.rudp.get(m.deviceId);
     if (!peer) {
-      // No rudp state for this device: a BYE of the session that just ended, sent again since its
-      // ACK was lost (or a late copy of anything before it), gets that ACK again; anything else
-      // (a restart, a session long ended, never a HELLO) is asked to resynchronise (§7.8).
+      // No rudp state for this device: the BYE of the session that just ended, sent again since
+      // its ACK was lost, gets that ACK again; anything else (a restart, a session long ended,
+      // never a HELLO) is asked to resynchronise (§7.8).
       const ended = this.rudp.ended(m.deviceId);
-      if (ended && m.seq <= ended.byeSeq) this.ackEnded(link, m, ended.byeSeq, trigger);
+      if (ended && m.type === 'BYE' && m.seq === ended.byeSeq) this.ackEnded(link, m, ended.byeSeq, trigger);
       else this.resync(link, m, trigger);
       return;
     }
@@ -548,12 +548,6 @@ export class IngestServer {
 
   private async reliableHello(link: Link, state: LinkState, m: MessageOf<'HELLO'>, trigger: Trigger): Promise<void> {
     let peer = this.rudp.get(m.deviceId);
-    const ended = peer ? undefined : this.rudp.ended(m.deviceId);
-    if (ended && ended.session === m.session && m.seq <= ended.byeSeq) {
-      // A late copy of a HELLO of the session that ended: not a new start (§7.8).
-      this.ackEnded(link, m, ended.byeSeq, trigger);
-      return;
-    }
     if (peer && peer.session === m.session && (m.seq <= peer.receiver.cumulative || peer.receiver.holds(m.seq))) {
       // The same HELLO again: the device had not seen the point pass it.
       peer.link = link;
@@ -663,7 +657,7 @@ export class IngestServer {
     peer.acknowledged();
   }
 
-  /** The ACK of a BYE again, for a message of the session it ended (§7.8): nothing is taken. */
+  /** The ACK of a BYE again, for that BYE sent again after its session ended (§7.8). */
   private ackEnded(link: Link, m: Message, byeSeq: number, trigger: Trigger): void {
     this.stats.rudp.duplicates++;
     this.sessionlessAck(link, m, 'DUPLICATE', byeSeq, trigger);

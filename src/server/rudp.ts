@@ -19,10 +19,13 @@ const MAX_ADDRESSES = 65_536;
  */
 export const ENDED_LINGER_MS = 30_000;
 
+/** Sessions ended with BYE remembered at most; the oldest are forgotten first. */
+const MAX_ENDED = 65_536;
+
 /** A session that ended with BYE, remembered for ENDED_LINGER_MS. */
 export interface EndedSession {
-  readonly session: number;
   readonly byeSeq: number;
+  /** performance.now() at which it is forgotten (a monotonic clock: no wall-clock steps). */
   readonly until: number;
 }
 
@@ -119,18 +122,18 @@ export class RudpState {
     this.endedSessions.delete(deviceId);
   }
 
-  /** The device's BYE is acknowledged: its state goes, its session and BYE seq are remembered. */
-  end(peer: RudpPeer, now = Date.now()): void {
+  /** The device's BYE is acknowledged: its state goes, the BYE's seq is remembered. */
+  end(peer: RudpPeer, now = performance.now()): void {
     this.drop(peer.deviceId);
     for (const [deviceId, ended] of this.endedSessions) {
-      if (ended.until > now) break;
+      if (ended.until > now && this.endedSessions.size < MAX_ENDED) break;
       this.endedSessions.delete(deviceId);
     }
-    this.endedSessions.set(peer.deviceId, { session: peer.session, byeSeq: peer.byeSeq, until: now + ENDED_LINGER_MS });
+    this.endedSessions.set(peer.deviceId, { byeSeq: peer.byeSeq, until: now + ENDED_LINGER_MS });
   }
 
   /** The device's session that ended with BYE less than ENDED_LINGER_MS ago, if any. */
-  ended(deviceId: number, now = Date.now()): EndedSession | undefined {
+  ended(deviceId: number, now = performance.now()): EndedSession | undefined {
     const ended = this.endedSessions.get(deviceId);
     if (ended && ended.until <= now) {
       this.endedSessions.delete(deviceId);

@@ -142,7 +142,7 @@ describe('rudp on the server', { timeout: 60_000 }, () => {
     assert.equal((await nextAck(c, 'the ACK of the PING')).ackSeq, 2);
   });
 
-  it('acknowledges BYE once everything before it is handled, then keeps only what answers the BYE again', async (t) => {
+  it('acknowledges BYE once everything before it is handled, then keeps only what answers that BYE again', async (t) => {
     const { c, s } = await open(t);
     await c.send(readings(2));
     await c.send({ type: 'BYE', deviceId: DEVICE, seq: 3, reliable: true, reason: 0 });
@@ -151,21 +151,41 @@ describe('rudp on the server', { timeout: 60_000 }, () => {
     if (ack.ackSeq < 3) ack = await nextAck(c, 'the ACK of BYE');
     assert.equal(ack.ackSeq, 3);
     assert.equal(s.server.ingest.rudpSessions, 0);
-    // The BYE again (its ACK was lost), and late copies of the HELLO and of READINGS 2: each is
-    // answered with the BYE's ACK again, DUPLICATE, window 0 — not RESYNC, and not taken.
+    // The BYE again (its ACK was lost): the BYE's ACK again, DUPLICATE, window 0, not RESYNC.
     const duplicates = s.server.ingest.stats.rudp.duplicates;
-    for (const again of [{ type: 'BYE', deviceId: DEVICE, seq: 3, reliable: true, reason: 0 } as const, hello(1), readings(2)]) {
-      await c.send(again);
-      const reAck = await nextAck(c, `the BYE's ACK again, for ${again.type} ${again.seq}`);
-      assert.deepEqual([reAck.status, reAck.ackSeq, reAck.rudp?.window, reAck.rudp?.sack], ['DUPLICATE', 3, 0, []]);
-    }
-    assert.equal(s.server.ingest.stats.rudp.duplicates, duplicates + 3);
+    await c.send({ type: 'BYE', deviceId: DEVICE, seq: 3, reliable: true, reason: 0 });
+    const reAck = await nextAck(c, "the BYE's ACK again");
+    assert.deepEqual([reAck.status, reAck.ackSeq, reAck.rudp?.window, reAck.rudp?.sack], ['DUPLICATE', 3, 0, []]);
+    assert.equal(s.server.ingest.stats.rudp.duplicates, duplicates + 1);
     assert.equal(s.server.ingest.rudpSessions, 0);
+    // Anything else, even at or below the BYE's seq, is answered RESYNC: the server cannot tell
+    // a late copy of the old session from a message of a new one (messages carry no session).
+    for (const other of [readings(2, 999), { type: 'PING', deviceId: DEVICE, seq: 3, reliable: true } as const]) {
+      await c.send(other);
+      assert.equal((await nextAck(c, `the answer to ${other.type} ${other.seq}`)).status, 'RESYNC');
+    }
     // Beyond the BYE: the session is over, so RESYNC.
     await c.send(readings(4));
     const resync = await nextAck(c, 'RESYNC after the session ended');
     assert.equal(resync.status, 'RESYNC');
     assert.deepEqual(await storedSeqs(s), [2]);
+  });
+
+  it('a new session within 30 s of a BYE opens as usual and its readings are stored', async (t) => {
+    const { c, s } = await open(t);
+    await c.send({ type: 'BYE', deviceId: DEVICE, seq: 2, reliable: true, reason: 0 });
+    assert.equal((await nextAck(c, 'the ACK of BYE')).ackSeq, 2);
+    // The next session numbers from 1 again; its HELLO ends the memory of the old one.
+    await c.send(hello(1, 1, SESSION + 1));
+    const ack = await nextAck(c, 'the ACK of the new HELLO');
+    assert.deepEqual([ack.status, ack.ackSeq], ['OK', 1]);
+    await c.send(readings(2, 77));
+    await c.send({ type: 'BYE', deviceId: DEVICE, seq: 3, reliable: true, reason: 0 });
+    let last = await nextAck(c, 'an ACK in the new session');
+    if (last.ackSeq < 3) last = await nextAck(c, 'the ACK of the new BYE');
+    assert.deepEqual([last.status, last.ackSeq], ['OK', 3]);
+    const stored = await allReadings(s.store, DEVICE);
+    assert.deepEqual(stored.map((r) => [r.session, r.seq, r.value]), [[SESSION + 1, 2, 77]]);
   });
 
   it('asks a device it holds no state for to resynchronise, and takes nothing of its message', async (t) => {
@@ -250,11 +270,11 @@ describe('RudpState: sessions ended by BYE', () => {
     state.end(peer, at);
   };
 
-  it('remembers the session and BYE seq for the linger time, then forgets them', () => {
+  it('remembers the BYE seq for the linger time, then forgets it', () => {
     const state = new RudpState();
     ended(state, 1, 9, 1_000);
     assert.equal(state.get(1), undefined, 'the live state is gone');
-    assert.deepEqual(state.ended(1, 1_000 + ENDED_LINGER_MS - 1), { session: SESSION, byeSeq: 9, until: 1_000 + ENDED_LINGER_MS });
+    assert.deepEqual(state.ended(1, 1_000 + ENDED_LINGER_MS - 1), { byeSeq: 9, until: 1_000 + ENDED_LINGER_MS });
     assert.equal(state.ended(1, 1_000 + ENDED_LINGER_MS), undefined);
     assert.equal(state.ended(1, 1_000), undefined, 'forgotten, not only hidden');
   });
