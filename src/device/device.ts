@@ -619,10 +619,10 @@ export class SimulatedDevice {
 
   // ---- the end --------------------------------------------------------------------------
 
-  /** Waits until nothing is held, or the drain time runs out. */
+  /** TCP and plain UDP: waits until nothing is held, or the drain time runs out. */
   private async drain(): Promise<void> {
     const deadline = performance.now() + (this.o.drainMs ?? 10_000);
-    const held = (): boolean => (this.rudp ? this.rudp.busy : this.outbox.size > 0);
+    const held = (): boolean => this.outbox.size > 0;
     while (held() && performance.now() < deadline && !this.shutdown.signal.aborted) {
       this.pump();
       await new Promise<void>((resolve) => {

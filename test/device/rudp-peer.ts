@@ -17,6 +17,8 @@ export interface Arrival {
   /** Dropped by the script: the peer never saw it. */
   readonly dropped: boolean;
   readonly at: number;
+  /** ACKs the peer had sent when this arrived. */
+  readonly acksBefore: number;
 }
 
 export interface StoredReading {
@@ -118,7 +120,7 @@ export class ScriptedPeer {
     const copy = (this.copies.get(m.seq) ?? 0) + 1;
     this.copies.set(m.seq, copy);
     const dropped = this.script.dropIn?.(m, copy) ?? false;
-    this.arrivals.push({ message: m, bytes: bytes.slice(), copy, dropped, at: performance.now() });
+    this.arrivals.push({ message: m, bytes: bytes.slice(), copy, dropped, at: performance.now(), acksBefore: this.acks.length });
     for (const w of this.waiters.splice(0)) w();
     if (!dropped) this.handle(link, m);
   }
