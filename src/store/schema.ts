@@ -3,30 +3,34 @@
 // reads the version again, so that several processes opening one file at once migrate it once.
 // A file at a newer version than this code knows, or a database of something else, is refused.
 //
-// Tables (all STRICT), version 2:
+// Tables (all STRICT), version 3:
 //   devices   one row per device: its latest HELLO, highest seq of that session noted apart from
-//             commits (the HELLO's own, noteSeq; loadDevice adds the highest in messages), last
+//             commits (the HELLO's own, noteSeq; loadDevice adds the highest stored), last
 //             configuration id issued, first and latest HELLO times (Unix ms).
 //   sensors   the catalogue of each (device, session) HELLO; `pos` keeps the catalogue's order.
 //             Kept per session so that old readings keep the names and units they were sent with.
-//   messages  one row per stored READINGS, in the order they were committed (rowid `id`): its
-//             readings packed into one BLOB (src/store/packed.ts), their number in `count`, the
-//             earliest and latest reading time in `min_ts` and `max_ts` (Unix ms).
-//             The UNIQUE index messages_key (device, session, seq) is the duplicate check and the
-//             order `readings` returns messages in.
-// Why so: a commit appends to the end of one table, where version 1 inserted a row per reading
-// into a table keyed device first (every device a different page of the B-tree, so a commit of
-// many devices' messages dirtied, and wrote to the WAL, a page per device per table). Now the
-// only scattered write is the small index entry; bench/store.ts measures the difference.
+//   runs      the stored READINGS, a row per device and session per commit (src/store/runs.ts):
+//             the range of seqs it covers [first_seq, last_seq], how many messages it holds, the
+//             earliest and latest reading time (`min_ts`, `max_ts`, Unix ms) and the messages in
+//             `body`. The runs of a session never overlap. The UNIQUE index runs_key (device,
+//             session, first_seq) finds the one run that can hold a seq (the duplicate check) and
+//             is the order `readings` returns messages in.
+// Why so: the table is appended to, so a commit writes its end and the index entries only.
+// Version 1 inserted a row per reading into a table keyed device first (a commit of many devices
+// dirtied a page per device per table); version 2 kept a row per message, its readings packed
+// (src/store/packed.ts), with a UNIQUE index on (device, session, seq): an index entry per
+// message, which with a device's seqs always growing made SQLite rebalance three index pages
+// about every other commit. bench/store.ts measures each change.
 //
-// Version 1 kept `messages` WITHOUT ROWID keyed (device, session, seq) and a `readings` table
-// with a row per reading keyed (device, session, seq, idx), the value in an ANY column as the
-// cell of src/store/values.ts. Migration 2 packs those rows into the new `messages`.
+// Migration 2 packs version 1's reading rows into messages; migration 3 gathers version 2's
+// messages into runs, in (device, session, seq) order.
 import type Database from 'better-sqlite3';
 import { pack } from './packed.ts';
+import { MAX_RUN, RunWriter } from './runs.ts';
+import { checkTransport } from './names.ts';
 import { fromCell, typeName, type Cell } from './values.ts';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Thrown for a file this code cannot migrate; openSqliteStore turns it into STORE_OPEN. */
 export class SchemaError extends Error {
@@ -136,10 +140,67 @@ function packReadings(db: Database.Database): void {
   `);
 }
 
+const V3_RUNS = `
+  CREATE TABLE runs (
+    id        INTEGER PRIMARY KEY,
+    device    INTEGER NOT NULL,
+    session   INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq  INTEGER NOT NULL,
+    messages  INTEGER NOT NULL,
+    min_ts    INTEGER NOT NULL,
+    max_ts    INTEGER NOT NULL,
+    body      BLOB    NOT NULL
+  ) STRICT;
+  CREATE UNIQUE INDEX runs_key ON runs (device, session, first_seq);
+`;
+
+interface V2Message {
+  device: number; session: number; seq: number; transport: string; base_time: number; received_at: number;
+  count: number; min_ts: number; max_ts: number; readings: Buffer;
+}
+
+/** Version 2 → 3: each session's messages, in seq order, gathered into runs of up to MAX_RUN. */
+function gatherRuns(db: Database.Database): void {
+  db.exec(V3_RUNS);
+  const messages = db.prepare<[number, number, number], V2Message>(
+    `SELECT device, session, seq, transport, base_time, received_at, count, min_ts, max_ts, readings FROM messages
+     WHERE (device, session, seq) > (?, ?, ?) ORDER BY device, session, seq LIMIT 1000`,
+  );
+  const insert = db.prepare<[number, number, number, number, number, number, number, Buffer]>(
+    'INSERT INTO runs (device, session, first_seq, last_seq, messages, min_ts, max_ts, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const writer = new RunWriter();
+  let run: { device: number; session: number; first: number; last: number; n: number; min: number; max: number } | undefined;
+  const flush = (): void => {
+    if (run !== undefined) insert.run(run.device, run.session, run.first, run.last, run.n, run.min, run.max, writer.body());
+    run = undefined;
+  };
+  for (let page = messages.all(-1, -1, -1); page.length > 0;) {
+    for (const m of page) {
+      if (run !== undefined && (run.device !== m.device || run.session !== m.session || run.n === MAX_RUN)) flush();
+      if (run === undefined) {
+        run = { device: m.device, session: m.session, first: m.seq, last: m.seq, n: 0, min: m.min_ts, max: m.max_ts };
+        writer.start(m.seq);
+      }
+      writer.add(m.seq, checkTransport(m.transport), m.base_time, m.received_at, m.count, m.readings);
+      run.last = m.seq;
+      run.n++;
+      run.min = Math.min(run.min, m.min_ts);
+      run.max = Math.max(run.max, m.max_ts);
+    }
+    const last = page[page.length - 1]!;
+    page = messages.all(last.device, last.session, last.seq);
+  }
+  flush();
+  db.exec('DROP TABLE messages');
+}
+
 /** Step i takes a database from version i to i + 1. */
 const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
   (db) => db.exec(V1),
   packReadings,
+  gatherRuns,
 ];
 
 /** The version a database file is at. */

@@ -1,8 +1,9 @@
 // The embedded store: one SQLite file in WAL mode, shared by every server worker process and read
 // by the `readings` command while they write. better-sqlite3 is synchronous, so each method does
 // its work at once and returns a settled promise; a commit waits (blocking) at most the busy
-// timeout for another process's write lock. The schema is in src/store/schema.ts: one row per
-// message, its readings packed into a BLOB (src/store/packed.ts).
+// timeout for another process's write lock. The schema is in src/store/schema.ts: a commit stores
+// each session's messages as one row, a run (src/store/runs.ts), their readings packed
+// (src/store/packed.ts).
 //
 // Checkpoints: a writable store turns SQLite's automatic checkpoint off on its connection (it ran
 // inside a commit, on the event loop) and checkpoints from a worker thread instead
@@ -29,7 +30,9 @@ import type {
   CommitOutcome, DeviceRecord, ReadingsBatch, ReadingsQuery, Store, StoredReading, Totals, TransportName,
 } from './types.ts';
 import { checkDelivery, checkTransport, checkValueType } from './names.ts';
-import { Unpacker, isPacked, pack } from './packed.ts';
+import { Unpacker, isPacked, packReadings } from './packed.ts';
+import { MAX_RUN, RunWriter, runMessages, type RunMessage } from './runs.ts';
+import { ValueCellError } from './values.ts';
 
 export interface SqliteStoreOptions {
   /**
@@ -52,24 +55,66 @@ export interface SqliteStoreOptions {
 /** SQLite's own default, put back if the checkpoint worker fails. */
 const AUTO_CHECKPOINT_PAGES = 1000;
 
-/** Messages fetched per query while streaming; the connection is free between pages. */
-const PAGE = 256;
+/** Runs fetched per query while streaming; the connection is free between pages. */
+const PAGE = 32;
 
 interface DeviceRow {
   device: number; session: number; model: string; firmware: string; interval_ms: number;
   transport: string; highest_seq: number; config_id: number; first_seen: number; last_seen: number;
 }
 interface SensorRow { id: number; type: string; delivery: string; unit: string; name: string }
-interface MessageRow {
-  device: number; session: number; seq: number; transport: string; base_time: number; received_at: number;
-  readings: Buffer;
-}
+interface RunRow { device: number; session: number; first_seq: number; body: Buffer }
+interface RunBounds { id: number; first_seq: number; last_seq: number }
 interface NameRow { id: number; name: string; unit: string }
-interface TotalsRow { device: number; transport: string; messages: number; readings: number }
-type Cursor = [device: number, session: number, seq: number];
+type Cursor = [device: number, session: number, firstSeq: number];
 
-const SELECT_MESSAGES = 'SELECT device, session, seq, transport, base_time, received_at, readings FROM messages';
-const ORDER_PAGE = 'ORDER BY device, session, seq LIMIT ?';
+const SELECT_RUNS = 'SELECT device, session, first_seq, body FROM runs';
+const ORDER_PAGE = 'ORDER BY device, session, first_seq LIMIT ?';
+
+/** A message on its way into a run: its readings packed, and their earliest and latest time. */
+interface RunItem extends RunMessage {
+  readonly minTs: number;
+  readonly maxTs: number;
+}
+
+function compareBatches(a: ReadingsBatch, b: ReadingsBatch): number {
+  return a.deviceId - b.deviceId || a.session - b.session || a.seq - b.seq;
+}
+
+/** Positions of `batches` in (device, session, seq) order; equal keys keep the order given. */
+function keyOrder(batches: readonly ReadingsBatch[]): number[] {
+  const order = Array.from({ length: batches.length }, (_, i) => i);
+  for (let i = 1; i < batches.length; i++) {
+    if (compareBatches(batches[i - 1]!, batches[i]!) > 0) {
+      order.sort((x, y) => compareBatches(batches[x]!, batches[y]!) || x - y);
+      break;
+    }
+  }
+  return order;
+}
+
+function newItem(b: ReadingsBatch): RunItem {
+  if (!Number.isSafeInteger(b.seq)) throw new ValueCellError(`a seq must be a whole number, not ${String(b.seq)}`);
+  const r = b.readings;
+  const p = isPacked(r) ? r : packReadings(b.baseTime, r);
+  return {
+    seq: b.seq, transport: b.transport, baseTime: b.baseTime, receivedAt: b.receivedAt,
+    count: p.count, readings: p.bytes, minTs: p.minTs, maxTs: p.maxTs,
+  };
+}
+
+/** A stored message, with the time range of its readings worked out again. */
+function storedItem(m: RunMessage): RunItem {
+  let minTs = m.baseTime;
+  let maxTs = m.baseTime;
+  const unpacker = new Unpacker(m.readings);
+  for (let i = 0; !unpacker.done; i++) {
+    const { ts } = unpacker.next(m.baseTime);
+    if (i === 0 || ts < minTs) minTs = ts;
+    if (i === 0 || ts > maxTs) maxTs = ts;
+  }
+  return { ...m, minTs, maxTs };
+}
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -123,7 +168,12 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
 
 export class SqliteStore implements Store {
   #db: Database.Database | undefined;
-  readonly #insertMessage;
+  readonly #insertRun;
+  readonly #runAtOrBefore;
+  readonly #runBody;
+  readonly #deleteRun;
+  readonly #allRuns;
+  readonly #runs = new RunWriter();
   readonly #raiseSeq;
   readonly #upsertDevice;
   readonly #deleteSensors;
@@ -133,7 +183,6 @@ export class SqliteStore implements Store {
   readonly #selectSensors;
   readonly #selectNames;
   readonly #setConfig;
-  readonly #totals;
   readonly #pages;
   readonly #commitTx;
   readonly #saveTx;
@@ -143,19 +192,25 @@ export class SqliteStore implements Store {
   /** Use openSqliteStore; this takes an open, migrated connection and owns it. */
   constructor(db: Database.Database) {
     this.#db = db;
-    // The conflict target names the duplicate check only: any other constraint still fails.
-    this.#insertMessage = db.prepare<[number, number, number, string, number, number, number, number, number, Uint8Array]>(
-      `INSERT INTO messages (device, session, seq, transport, base_time, received_at, count, min_ts, max_ts, readings)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (device, session, seq) DO NOTHING`,
+    this.#insertRun = db.prepare<[number, number, number, number, number, number, number, Uint8Array]>(
+      'INSERT INTO runs (device, session, first_seq, last_seq, messages, min_ts, max_ts, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    // The one run that can hold `seq`: runs of a session do not overlap (src/store/runs.ts).
+    this.#runAtOrBefore = db.prepare<[number, number, number], RunBounds>(
+      'SELECT id, first_seq, last_seq FROM runs WHERE device = ? AND session = ? AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1',
+    );
+    this.#runBody = db.prepare<[number], Buffer>('SELECT body FROM runs WHERE id = ?').pluck();
+    this.#deleteRun = db.prepare<[number]>('DELETE FROM runs WHERE id = ?');
+    this.#allRuns = db.prepare<[], RunRow>(SELECT_RUNS);
     this.#raiseSeq = db.prepare<[number, number, number]>(
       'UPDATE devices SET highest_seq = max(highest_seq, ?) WHERE device = ? AND session = ?',
     );
     // A commit does not raise devices.highest_seq: that would write the devices table's page into
     // every transaction (about a quarter of a small commit's cost). Loading a device takes the
-    // highest seq stored for its session from the messages_key index instead, one seek.
-    this.#highestStored = db.prepare<[number, number], number | null>('SELECT max(seq) FROM messages WHERE device = ? AND session = ?').pluck();
+    // highest seq stored for its session from the runs_key index instead, one seek.
+    this.#highestStored = db.prepare<[number, number], number>(
+      'SELECT last_seq FROM runs WHERE device = ? AND session = ? ORDER BY first_seq DESC LIMIT 1',
+    ).pluck();
     this.#upsertDevice = db.prepare<[number, number, string, string, number, string, number, number, number, number]>(
       `INSERT OR REPLACE INTO devices
          (device, session, model, firmware, interval_ms, transport, highest_seq, config_id, first_seen, last_seen)
@@ -171,16 +226,12 @@ export class SqliteStore implements Store {
     );
     this.#selectNames = db.prepare<[number, number], NameRow>('SELECT id, name, unit FROM sensors WHERE device = ? AND session = ?');
     this.#setConfig = db.prepare<[number, number]>('UPDATE devices SET config_id = ? WHERE device = ?');
-    this.#totals = db.prepare<[], TotalsRow>(
-      `SELECT device, transport, count(*) AS messages, sum(count) AS readings
-       FROM messages GROUP BY device, transport ORDER BY device, transport`,
-    );
-    // One page query per combination of filters, each a range of the messages_key index;
-    // `since` skips whole messages by their latest reading, the rest is filtered per reading.
-    const page = (where: string): Database.Statement<unknown[], MessageRow> =>
-      db.prepare<unknown[], MessageRow>(`${SELECT_MESSAGES} WHERE ${where} ${ORDER_PAGE}`);
-    const after = '(device, session, seq) > (?, ?, ?)';
-    const afterIn = 'device = ? AND (session, seq) > (?, ?)';
+    // One page query per combination of filters, each a range of the runs_key index; `since`
+    // skips whole runs by their latest reading, the rest is filtered per reading.
+    const page = (where: string): Database.Statement<unknown[], RunRow> =>
+      db.prepare<unknown[], RunRow>(`${SELECT_RUNS} WHERE ${where} ${ORDER_PAGE}`);
+    const after = '(device, session, first_seq) > (?, ?, ?)';
+    const afterIn = 'device = ? AND (session, first_seq) > (?, ?)';
     this.#pages = {
       all: page(after),
       since: page(`${after} AND max_ts >= ?`),
@@ -190,14 +241,17 @@ export class SqliteStore implements Store {
 
     this.#commitTx = db.transaction((batches: readonly ReadingsBatch[]): CommitOutcome[] => {
       const outcomes: CommitOutcome[] = new Array<CommitOutcome>(batches.length);
-      for (let i = 0; i < batches.length; i++) {
-        const b = batches[i]!;
-        const r = b.readings;
-        // Packed by the caller (the server does, as a message arrives), or here.
-        const p = isPacked(r) ? r : pack(b.baseTime, r);
-        const n = isPacked(r) ? r.count : r.length;
-        const info = this.#insertMessage.run(b.deviceId, b.session, b.seq, b.transport, b.baseTime, b.receivedAt, n, p.minTs, p.maxTs, p.bytes);
-        outcomes[i] = info.changes === 0 ? 'duplicate' : 'stored';
+      const order = keyOrder(batches);
+      for (let from = 0; from < order.length;) {
+        const first = batches[order[from]!]!;
+        let to = from + 1;
+        while (to < order.length) {
+          const b = batches[order[to]!]!;
+          if (b.deviceId !== first.deviceId || b.session !== first.session) break;
+          to++;
+        }
+        this.#commitSession(batches, order.slice(from, to), outcomes);
+        from = to;
       }
       return outcomes;
     });
@@ -274,6 +328,92 @@ export class SqliteStore implements Store {
     return this.#write(`committing ${batches.length} batches`, () => this.#commitTx.immediate(batches));
   }
 
+  /**
+   * Stores one session's batches (`order`: their positions in (seq, given) order) and sets their
+   * outcomes. Usually nothing is stored in their seq range, which one seek shows, and they become
+   * new runs. Otherwise each finds the run that could hold it: a seq already there is a duplicate,
+   * the others are merged into that run (rewritten), and those that fall between runs become runs
+   * of their own. Either way the runs of the session still do not overlap.
+   */
+  #commitSession(batches: readonly ReadingsBatch[], order: readonly number[], outcomes: CommitOutcome[]): void {
+    const fresh: number[] = [];
+    let last: number | undefined;
+    for (const i of order) {
+      const seq = batches[i]!.seq;
+      if (seq === last) {
+        outcomes[i] = 'duplicate';
+        continue;
+      }
+      last = seq;
+      fresh.push(i);
+    }
+    const { deviceId, session } = batches[fresh[0]!]!;
+    const lo = batches[fresh[0]!]!.seq;
+    const hi = batches[fresh[fresh.length - 1]!]!.seq;
+    const below = this.#runAtOrBefore.get(deviceId, session, hi);
+    if (below === undefined || below.last_seq < lo) {
+      this.#writeRuns(deviceId, session, fresh.map((i) => newItem(batches[i]!)));
+      for (const i of fresh) outcomes[i] = 'stored';
+      return;
+    }
+    // Batches that fall in the same run, or the same gap between runs, are next to each other.
+    let place: { run: RunBounds | undefined; inside: boolean; batches: number[] } | undefined;
+    const places: NonNullable<typeof place>[] = [];
+    for (const i of fresh) {
+      const seq = batches[i]!.seq;
+      const run = this.#runAtOrBefore.get(deviceId, session, seq);
+      const inside = run !== undefined && run.last_seq >= seq;
+      if (place === undefined || place.run?.id !== run?.id || place.inside !== inside) {
+        place = { run, inside, batches: [] };
+        places.push(place);
+      }
+      place.batches.push(i);
+    }
+    for (const p of places) {
+      if (!p.inside || p.run === undefined) {
+        this.#writeRuns(deviceId, session, p.batches.map((i) => newItem(batches[i]!)));
+        for (const i of p.batches) outcomes[i] = 'stored';
+        continue;
+      }
+      const stored = [...runMessages(p.run.first_seq, this.#runBody.get(p.run.id)!)];
+      const merged: RunItem[] = [];
+      let k = 0;
+      for (const i of p.batches) {
+        const b = batches[i]!;
+        while (k < stored.length && stored[k]!.seq < b.seq) merged.push(storedItem(stored[k++]!));
+        if (k < stored.length && stored[k]!.seq === b.seq) {
+          outcomes[i] = 'duplicate';
+        } else {
+          merged.push(newItem(b));
+          outcomes[i] = 'stored';
+        }
+      }
+      if (merged.length === k) continue; // every one a duplicate: the run stays as it is
+      while (k < stored.length) merged.push(storedItem(stored[k++]!));
+      this.#deleteRun.run(p.run.id);
+      this.#writeRuns(deviceId, session, merged);
+    }
+  }
+
+  /** Inserts `items` (increasing seqs, none stored) as runs of at most MAX_RUN messages. */
+  #writeRuns(deviceId: number, session: number, items: readonly RunItem[]): void {
+    const w = this.#runs;
+    for (let from = 0; from < items.length; from += MAX_RUN) {
+      const to = Math.min(from + MAX_RUN, items.length);
+      const first = items[from]!;
+      w.start(first.seq);
+      let minTs = first.minTs;
+      let maxTs = first.maxTs;
+      for (let k = from; k < to; k++) {
+        const m = items[k]!;
+        w.add(m.seq, m.transport, m.baseTime, m.receivedAt, m.count, m.readings);
+        if (m.minTs < minTs) minTs = m.minTs;
+        if (m.maxTs > maxTs) maxTs = m.maxTs;
+      }
+      this.#insertRun.run(deviceId, session, first.seq, items[to - 1]!.seq, to - from, minTs, maxTs, w.body());
+    }
+  }
+
   async *readings(query: ReadingsQuery = {}): AsyncGenerator<StoredReading, void, undefined> {
     this.#open();
     const { device, since, limit } = query;
@@ -299,47 +439,50 @@ export class SqliteStore implements Store {
           const byId = new Map(this.#read('reading a catalogue', () => this.#selectNames.all(row.device, row.session)).map((n) => [n.id, n]));
           names = { device: row.device, session: row.session, byId };
         }
-        const transport = this.#transport(row);
-        const unpacker = new Unpacker(row.readings);
-        for (let index = 0; !unpacker.done && left > 0; index++) {
-          let r;
-          try {
-            r = unpacker.next(row.base_time);
-          } catch (e) {
-            throw new StoreError('STORE_READ', `reading ${row.device}/${row.session}/${row.seq}/${index}: ${message(e)}`, { cause: e });
+        let seq = row.first_seq;
+        let index = 0;
+        try {
+          for (const m of runMessages(row.first_seq, row.body)) {
+            seq = m.seq;
+            const unpacker = new Unpacker(m.readings);
+            for (index = 0; !unpacker.done; index++) {
+              const r = unpacker.next(m.baseTime);
+              if (since !== undefined && r.ts < since) continue;
+              const spec = names.byId.get(r.sensor);
+              yield {
+                device: row.device, session: row.session, seq: m.seq, index, sensor: r.sensor,
+                name: spec?.name ?? '', unit: spec?.unit ?? '', ...r.value,
+                ts: r.ts, receivedAt: m.receivedAt, transport: m.transport,
+              };
+              if (--left <= 0) return;
+            }
           }
-          if (since !== undefined && r.ts < since) continue;
-          const spec = names.byId.get(r.sensor);
-          left--;
-          yield {
-            device: row.device, session: row.session, seq: row.seq, index, sensor: r.sensor,
-            name: spec?.name ?? '', unit: spec?.unit ?? '', ...r.value,
-            ts: r.ts, receivedAt: row.received_at, transport,
-          };
+        } catch (e) {
+          if (!(e instanceof ValueCellError)) throw e;
+          throw new StoreError('STORE_READ', `reading ${row.device}/${row.session}/${seq}/${index}: ${message(e)}`, { cause: e });
         }
-        if (left <= 0) return;
       }
-      // Only an empty page ends the stream: messages committed while it ran are read too.
+      // Only an empty page ends the stream: runs committed while it ran are read too.
       const last = rows[rows.length - 1];
       if (last === undefined) return;
-      cursor = [last.device, last.session, last.seq];
-    }
-  }
-
-  #transport(row: MessageRow): TransportName {
-    try {
-      return checkTransport(row.transport);
-    } catch (e) {
-      throw new StoreError('STORE_READ', `message ${row.device}/${row.session}/${row.seq}: ${message(e)}`, { cause: e });
+      cursor = [last.device, last.session, last.first_seq];
     }
   }
 
   async totals(): Promise<Totals[]> {
-    return this.#read('counting readings', () =>
-      this.#totals.all().map((t) => ({
-        device: t.device, transport: checkTransport(t.transport), messages: t.messages, readings: t.readings,
-      })),
-    );
+    return this.#read('counting readings', () => {
+      const counts = new Map<string, { device: number; transport: TransportName; messages: number; readings: number }>();
+      for (const row of this.#allRuns.iterate()) {
+        for (const m of runMessages(row.first_seq, row.body)) {
+          const key = `${row.device}/${m.transport}`;
+          let t = counts.get(key);
+          if (t === undefined) counts.set(key, (t = { device: row.device, transport: m.transport, messages: 0, readings: 0 }));
+          t.messages++;
+          t.readings += m.count;
+        }
+      }
+      return [...counts.values()].sort((a, b) => a.device - b.device || (a.transport < b.transport ? -1 : a.transport > b.transport ? 1 : 0));
+    });
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, it, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Reading } from '../../src/protocol/index.ts';
+import { pack } from '../../src/store/packed.ts';
+import { MAX_RUN } from '../../src/store/runs.ts';
 import { migrate } from '../../src/store/schema.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { toCell, typeCode } from '../../src/store/values.ts';
@@ -75,7 +77,57 @@ function writeVersion1(path: string, batches: readonly DecodedBatch[]): void {
   db.close();
 }
 
+/** Writes `batches` into a new file at schema version 2: a row per message, readings packed. */
+function writeVersion2(path: string, batches: readonly DecodedBatch[]): void {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  migrate(db, 2);
+  const insert = db.prepare(
+    `INSERT INTO messages (device, session, seq, transport, base_time, received_at, count, min_ts, max_ts, readings)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  for (const b of batches) {
+    const p = pack(b.baseTime, b.readings);
+    insert.run(b.deviceId, b.session, b.seq, b.transport, b.baseTime, b.receivedAt, b.readings.length, p.minTs, p.maxTs, p.bytes);
+  }
+  db.close();
+}
+
 describe('sqlite store', () => {
+  it('migrates a version 2 file into runs: the same readings, totals and duplicates as if stored now', async (t) => {
+    const dir = dirFor(t);
+    const every: Reading[] = EVERY_VALUE.map((v, i) => ({ sensor: i, delta: i * 7, ...v }));
+    // Stored in an order unlike (device, session, seq), with gaps, mixed transports, and one
+    // session longer than a run holds.
+    const long = Array.from({ length: MAX_RUN + 5 }, (_, i) => batch(3, 1, 2 + 2 * i, floats(1)));
+    const batches = [
+      batch(2, 1, 9, floats(4), { transport: 'udp' }), batch(1, 1, 2, every), batch(2, 1, 3, floats(2), { transport: 'rudp' }),
+      batch(1, 2, 2, floats(1), { transport: 'rudp' }), batch(2, 1, 5, floats(0)), ...long.reverse(),
+    ];
+    const old = join(dir, 'v2.db');
+    writeVersion2(old, batches);
+    assert.throws(() => openSqliteStore(old, { readonly: true }), isStoreError('STORE_OPEN'));
+    const migrated = openSqliteStore(old);
+    const fresh = openSqliteStore(join(dir, 'v3.db'));
+    t.after(async () => {
+      await migrated.close();
+      await fresh.close();
+    });
+    await fresh.commit(batches);
+    assert.deepStrictEqual(await collect(migrated), await collect(fresh));
+    assert.deepStrictEqual(await collect(migrated, { device: 2, since: BASE_OF(4) }), await collect(fresh, { device: 2, since: BASE_OF(4) }));
+    assert.deepEqual(await migrated.totals(), await fresh.totals());
+    // Duplicates, and a gap filled inside a migrated run and past its end.
+    const more = [batch(2, 1, 3, floats(1)), batch(2, 1, 4, floats(1)), batch(3, 1, 5, floats(1)), batch(3, 1, 6, floats(1)), batch(3, 1, 9000, floats(1))];
+    assert.deepEqual(await migrated.commit(more), ['duplicate', 'stored', 'stored', 'duplicate', 'stored']);
+    assert.deepEqual(await fresh.commit(more), ['duplicate', 'stored', 'stored', 'duplicate', 'stored']);
+    assert.deepStrictEqual(await collect(migrated), await collect(fresh));
+    const db = new Database(old, { readonly: true });
+    t.after(() => db.close());
+    assert.deepEqual(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all(), ['devices', 'runs', 'sensors']);
+  });
+
+
   it('migrates a version 1 file: the same readings, totals and duplicates as if stored now', async (t) => {
     const dir = dirFor(t);
     const every: Reading[] = EVERY_VALUE.map((v, i) => ({ sensor: i, delta: i * 7, ...v }));

@@ -1,0 +1,147 @@
+// A run is how the SQLite store keeps messages (schema version 3): the READINGS of one device and
+// session that one commit stored, in one row, their seqs in increasing order. A commit of one
+// device's 20 messages is then one insert and one index entry, where it was 20 of each; the index
+// was the larger part of a small commit's cost (bench/store.ts).
+//
+// The runs of a (device, session) never overlap: each covers [first_seq, last_seq], and no other
+// run of its session has a seq in that range. So the run with the greatest first_seq at or below
+// a seq is the only one that can hold it, and runs ordered by first_seq give the messages in seq
+// order. src/store/sqlite.ts keeps this true when a late message falls inside a run's range.
+//
+// A run's body is its messages one after the other, each:
+//   seq        unsigned varint: seq − the previous message's seq (the first: seq − first_seq, 0)
+//   transport  u8: 0 tcp, 1 udp, 2 rudp
+//   base time  signed varint (zigzag): base time − the previous message's base time (the first: − 0)
+//   received   signed varint: receive time − this message's base time
+//   count      unsigned varint: readings in the message
+//   length     unsigned varint: bytes of packed readings that follow
+//   readings   the message's readings as src/store/packed.ts packs them
+// Times are Unix ms; a difference of more than 2^52 ms is refused (base and receive times are u48
+// on the wire, so no real message comes near it).
+import type { TransportName } from './types.ts';
+import { ValueCellError } from './values.ts';
+
+const TRANSPORT_CODES: readonly TransportName[] = ['tcp', 'udp', 'rudp'];
+const MAX_ZIGZAG_INPUT = 2 ** 52;
+
+/**
+ * The most messages a run holds. A commit of more of one session's messages stores several runs,
+ * so that a late message that falls inside a run rewrites at most this many.
+ */
+export const MAX_RUN = 1024;
+
+/** One message of a run, its readings still packed. */
+export interface RunMessage {
+  readonly seq: number;
+  readonly transport: TransportName;
+  readonly baseTime: number;
+  readonly receivedAt: number;
+  readonly count: number;
+  /** Packed readings (src/store/packed.ts). */
+  readonly readings: Uint8Array;
+}
+
+/** Writes run bodies into one buffer that is reused: body() is valid until the next start(). */
+export class RunWriter {
+  #buf = Buffer.allocUnsafe(4096);
+  #at = 0;
+  #seq = 0;
+  #baseTime = 0;
+
+  /** Starts a run whose first message has seq `firstSeq`. */
+  start(firstSeq: number): void {
+    this.#at = 0;
+    this.#seq = firstSeq;
+    this.#baseTime = 0;
+  }
+
+  /**
+   * Appends a message; seqs must increase. Throws ValueCellError for a seq that does not, a time
+   * out of range or an unknown transport (from an untyped caller).
+   */
+  add(seq: number, transport: TransportName, baseTime: number, receivedAt: number, count: number, readings: Uint8Array): void {
+    const code = TRANSPORT_CODES.indexOf(transport);
+    if (code < 0) throw new ValueCellError(`unknown transport ${JSON.stringify(transport)}`);
+    if (!Number.isSafeInteger(seq) || seq < this.#seq || (seq === this.#seq && this.#at > 0)) {
+      throw new ValueCellError(`seq ${String(seq)} does not follow ${this.#seq} in a run`);
+    }
+    this.#room(1 + 5 * 8 + readings.length);
+    this.#uvarint(seq - this.#seq);
+    this.#seq = seq;
+    this.#buf[this.#at++] = code;
+    this.#svarint('a base time', baseTime - this.#baseTime);
+    this.#baseTime = baseTime;
+    this.#svarint('a receive time', receivedAt - baseTime);
+    this.#uvarint(count);
+    this.#uvarint(readings.length);
+    this.#buf.set(readings, this.#at);
+    this.#at += readings.length;
+  }
+
+  /** The run's body so far: a view of the writer's buffer (SQLite copies what it binds). */
+  body(): Buffer {
+    return this.#buf.subarray(0, this.#at);
+  }
+
+  #room(n: number): void {
+    if (this.#at + n <= this.#buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(2 * this.#buf.length, this.#at + n));
+    this.#buf.copy(bigger, 0, 0, this.#at);
+    this.#buf = bigger;
+  }
+
+  #uvarint(v: number): void {
+    while (v >= 0x80) {
+      this.#buf[this.#at++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.#buf[this.#at++] = v;
+  }
+
+  #svarint(what: string, v: number): void {
+    if (!Number.isSafeInteger(v) || Math.abs(v) >= MAX_ZIGZAG_INPUT) {
+      throw new ValueCellError(`${what} differs from the one before by ${String(v)} ms, more than a run can hold`);
+    }
+    this.#uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
+  }
+}
+
+/** Reads the messages of a run's body. Throws ValueCellError for bytes that are not a body. */
+export function* runMessages(firstSeq: number, body: Uint8Array): Generator<RunMessage, void, undefined> {
+  let at = 0;
+  const byte = (): number => {
+    if (at >= body.length) throw new ValueCellError(`a run's body ends early at byte ${at}`);
+    return body[at++]!;
+  };
+  const uvarint = (): number => {
+    let v = 0;
+    let scale = 1;
+    for (;;) {
+      const b = byte();
+      v += (b & 0x7f) * scale;
+      if (b < 0x80) return v;
+      scale *= 0x80;
+      if (scale > 2 ** 56) throw new ValueCellError("a run's varint is too long");
+    }
+  };
+  const svarint = (): number => {
+    const z = uvarint();
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  };
+  let seq = firstSeq;
+  let baseTime = 0;
+  while (at < body.length) {
+    seq += uvarint();
+    const code = byte();
+    const transport = TRANSPORT_CODES[code];
+    if (transport === undefined) throw new ValueCellError(`a run's message has transport code ${code}`);
+    baseTime += svarint();
+    const receivedAt = baseTime + svarint();
+    const count = uvarint();
+    const length = uvarint();
+    if (at + length > body.length) throw new ValueCellError(`a run's message claims ${length} bytes of readings past its end`);
+    const readings = body.subarray(at, at + length);
+    at += length;
+    yield { seq, transport, baseTime, receivedAt, count, readings };
+  }
+}
