@@ -116,10 +116,11 @@ function readPrefix(
   max: number,
 ): { length: number; prefixLength: number } | ProtocolError | undefined {
   let value = 0;
-  for (let i = 0; i < Limits.MAX_VARINT_BYTES; i++) {
+  let scale = 1; // not 2 ** (7 * i), which V8 computes with pow() (src/protocol/reader.ts)
+  for (let i = 0; i < Limits.MAX_VARINT_BYTES; i++, scale *= 0x80) {
     const byte = data[at + i];
     if (byte === undefined) return undefined;
-    value += (byte & 0x7f) * 2 ** (7 * i);
+    value += (byte & 0x7f) * scale;
     if ((byte & 0x80) === 0) {
       if (byte === 0 && i > 0) return new ProtocolError('BAD_VARINT', streamOffset, 'frame length is not minimally encoded');
       if (value === 0) return new ProtocolError('TRUNCATED', streamOffset, 'frame length is 0: a message has at least 4 bytes');

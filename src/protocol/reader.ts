@@ -72,12 +72,14 @@ export class Reader {
   varint(what: string): number {
     const start = this.offset;
     let value = 0;
-    for (let i = 0; i < Limits.MAX_VARINT_BYTES; i++) {
+    // A running scale, not 2 ** (7 * i): V8 calls its pow() for that, a measurable part of decoding.
+    let scale = 1;
+    for (let i = 0; i < Limits.MAX_VARINT_BYTES; i++, scale *= 0x80) {
       if (this.offset >= this.end) {
         throw new ProtocolError('TRUNCATED', start, `${what}: varint ends early`);
       }
       const byte = this.bytes[this.offset++] as number;
-      value += (byte & 0x7f) * 2 ** (7 * i);
+      value += (byte & 0x7f) * scale;
       if ((byte & 0x80) === 0) {
         if (byte === 0 && i > 0) {
           throw new ProtocolError('BAD_VARINT', start, `${what}: varint is not minimally encoded`);
