@@ -5,6 +5,27 @@ import { ProtocolError } from './errors.ts';
 
 const utf8 = new TextEncoder();
 
+// Finished messages are cut from a shared slab, as Node's Buffer pool does it: a typed array of
+// more than 64 bytes made with `new` or slice() gets a backing store of its own, which costs V8
+// 1.2–2.6 µs, against 0.1 µs for a view of an ArrayBuffer that exists (an 85-byte READINGS of 10
+// readings took 1.5 µs to encode, 0.9 of them in slice()). Up to 64 bytes V8 keeps a typed array
+// on its heap, which is quicker still; messages larger than a quarter slab get their own store.
+const ON_HEAP_MAX = 64;
+const SLAB_SIZE = 8 * 1024;
+let slab = new ArrayBuffer(SLAB_SIZE);
+let slabUsed = 0;
+
+function cut(n: number): Uint8Array {
+  if (n > SLAB_SIZE / 4) return new Uint8Array(n);
+  if (slabUsed + n > SLAB_SIZE) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  slabUsed += (n + 7) & ~7; // the next one starts 8-byte aligned
+  return out;
+}
+
 export class Writer {
   private buf: Uint8Array;
   private view: DataView;
@@ -115,8 +136,14 @@ export class Writer {
     this.lengthPrefixed(utf8.encode(s), what);
   }
 
-  /** The bytes written so far, in a buffer of their own. */
+  /**
+   * The bytes written so far, copied out: later writes do not change them. A small message is a
+   * view of a shared slab (its `buffer` holds other messages too: read it through byteOffset).
+   */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.offset);
+    if (this.offset <= ON_HEAP_MAX) return this.buf.slice(0, this.offset);
+    const out = cut(this.offset);
+    out.set(this.buf.subarray(0, this.offset));
+    return out;
   }
 }
