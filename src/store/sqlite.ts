@@ -55,6 +55,9 @@ export interface SqliteStoreOptions {
 /** SQLite's own default, put back if the checkpoint worker fails. */
 const AUTO_CHECKPOINT_PAGES = 1000;
 
+/** Devices whose highest stored seq a store keeps in memory before it starts again. */
+const MAX_KNOWN = 100_000;
+
 /** Runs fetched per query while streaming; the connection is free between pages. */
 const PAGE = 32;
 
@@ -174,6 +177,15 @@ export class SqliteStore implements Store {
   readonly #deleteRun;
   readonly #allRuns;
   readonly #runs = new RunWriter();
+  readonly #dataVersion;
+  /**
+   * The highest seq stored in a device's latest session seen here, known from this connection's
+   * own commits, so that a commit of seqs above it needs no seek. Valid while no other connection
+   * has committed (PRAGMA data_version has not moved). After a commit that failed it may be too
+   * high, which costs a seek, never a duplicate stored.
+   */
+  readonly #known = new Map<number, { session: number; highest: number }>();
+  #knownVersion: unknown;
   readonly #raiseSeq;
   readonly #upsertDevice;
   readonly #deleteSensors;
@@ -202,6 +214,7 @@ export class SqliteStore implements Store {
     this.#runBody = db.prepare<[number], Buffer>('SELECT body FROM runs WHERE id = ?').pluck();
     this.#deleteRun = db.prepare<[number]>('DELETE FROM runs WHERE id = ?');
     this.#allRuns = db.prepare<[], RunRow>(SELECT_RUNS);
+    this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
     this.#raiseSeq = db.prepare<[number, number, number]>(
       'UPDATE devices SET highest_seq = max(highest_seq, ?) WHERE device = ? AND session = ?',
     );
@@ -240,6 +253,12 @@ export class SqliteStore implements Store {
     };
 
     this.#commitTx = db.transaction((batches: readonly ReadingsBatch[]): CommitOutcome[] => {
+      // Another process or connection may have stored runs since: what is known here is stale.
+      const version = this.#dataVersion.get();
+      if (version !== this.#knownVersion || this.#known.size > MAX_KNOWN) {
+        this.#known.clear();
+        this.#knownVersion = version;
+      }
       const outcomes: CommitOutcome[] = new Array<CommitOutcome>(batches.length);
       const order = keyOrder(batches);
       for (let from = 0; from < order.length;) {
@@ -330,8 +349,9 @@ export class SqliteStore implements Store {
 
   /**
    * Stores one session's batches (`order`: their positions in (seq, given) order) and sets their
-   * outcomes. Usually nothing is stored in their seq range, which one seek shows, and they become
-   * new runs. Otherwise each finds the run that could hold it: a seq already there is a duplicate,
+   * outcomes. Usually they are all above the highest seq stored in the session (known from this
+   * connection's last commit, or one seek), or at least nothing is stored in their range (another
+   * seek), and they become new runs. Otherwise each finds the run that could hold it: a seq already there is a duplicate,
    * the others are merged into that run (rewritten), and those that fall between runs become runs
    * of their own. Either way the runs of the session still do not overlap.
    */
@@ -350,8 +370,11 @@ export class SqliteStore implements Store {
     const { deviceId, session } = batches[fresh[0]!]!;
     const lo = batches[fresh[0]!]!.seq;
     const hi = batches[fresh[fresh.length - 1]!]!.seq;
-    const below = this.#runAtOrBefore.get(deviceId, session, hi);
-    if (below === undefined || below.last_seq < lo) {
+    const known = this.#known.get(deviceId);
+    // The highest seq stored in the session: from memory, or one seek.
+    const highest = (known?.session === session ? known.highest : undefined) ?? this.#highestStored.get(deviceId, session) ?? -Infinity;
+    this.#known.set(deviceId, { session, highest: Math.max(highest, hi) });
+    if (lo > highest || this.#nothingStoredIn(deviceId, session, lo, hi)) {
       this.#writeRuns(deviceId, session, fresh.map((i) => newItem(batches[i]!)));
       for (const i of fresh) outcomes[i] = 'stored';
       return;
@@ -393,6 +416,12 @@ export class SqliteStore implements Store {
       this.#deleteRun.run(p.run.id);
       this.#writeRuns(deviceId, session, merged);
     }
+  }
+
+  /** Whether no run of the session holds a seq in [lo, hi] (late messages may fill a gap). */
+  #nothingStoredIn(deviceId: number, session: number, lo: number, hi: number): boolean {
+    const below = this.#runAtOrBefore.get(deviceId, session, hi);
+    return below === undefined || below.last_seq < lo;
   }
 
   /** Inserts `items` (increasing seqs, none stored) as runs of at most MAX_RUN messages. */

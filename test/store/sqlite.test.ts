@@ -196,6 +196,27 @@ describe('sqlite store', () => {
     assert.equal((await collect(writer)).length, 1201);
   });
 
+  it('takes turns with another writer on one session: each sees what the other stored', async (t) => {
+    // A store remembers the highest seq it stored per session, to skip a seek; what another
+    // connection commits meanwhile must not be missed.
+    const path = join(dirFor(t), 'store.db');
+    const a = openSqliteStore(path);
+    const b = openSqliteStore(path);
+    t.after(async () => {
+      await a.close();
+      await b.close();
+    });
+    const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => batch(1, 1, from + i, floats(1)));
+    assert.deepEqual(await a.commit(seqs(1, 5)), Array(5).fill('stored'));
+    assert.deepEqual(await b.commit(seqs(6, 10)), Array(5).fill('stored'));
+    assert.deepEqual(await a.commit(seqs(6, 11)), [...Array(5).fill('duplicate'), 'stored']);
+    assert.deepEqual(await b.commit(seqs(11, 12)), ['duplicate', 'stored']);
+    // A commit that failed stored nothing: 13 was rolled back, so it is new.
+    await assert.rejects(a.commit([...seqs(13, 13), batch(1, 1, 14, [{ sensor: 1, delta: 0, type: 'int8', value: 300 }])]), isStoreError('STORE_WRITE'));
+    assert.deepEqual(await a.commit(seqs(13, 13)), ['stored']);
+    assert.deepEqual((await collect(b)).map((r) => r.seq), Array.from({ length: 13 }, (_, i) => i + 1));
+  });
+
   it('commits on the same connection between pages of a stream', async (t) => {
     const store = openSqliteStore(join(dirFor(t), 'store.db'));
     t.after(() => store.close());
