@@ -114,7 +114,11 @@ export interface Store {
    * Rejects with StoreError.
    */
   commit(batches: readonly ReadingsBatch[]): Promise<CommitOutcome[]>;
-  /** Stored readings in (device, session, seq, index) order. */
+  /**
+   * Stored readings in (device, session, seq, index) order. Readings committed while the stream
+   * runs may or may not be in it (the SQLite store reads page by page and includes those past its
+   * position; the memory store reads what was there when it began).
+   */
   readings(query?: ReadingsQuery): AsyncIterable<StoredReading>;
   totals(): Promise<Totals[]>;
   close(): Promise<void>;
