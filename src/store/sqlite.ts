@@ -66,12 +66,12 @@ interface DeviceRow {
   transport: string; highest_seq: number; config_id: number; first_seen: number; last_seen: number;
 }
 interface SensorRow { id: number; type: string; delivery: string; unit: string; name: string }
-interface RunRow { device: number; session: number; first_seq: number; body: Buffer }
+interface RunRow { device: number; session: number; first_seq: number; last_seq: number; body: Buffer }
 interface RunBounds { id: number; first_seq: number; last_seq: number }
 interface NameRow { id: number; name: string; unit: string }
 type Cursor = [device: number, session: number, firstSeq: number];
 
-const SELECT_RUNS = 'SELECT device, session, first_seq, body FROM runs';
+const SELECT_RUNS = 'SELECT device, session, first_seq, last_seq, body FROM runs';
 const ORDER_PAGE = 'ORDER BY device, session, first_seq LIMIT ?';
 
 /** A message on its way into a run: its readings packed, and their earliest and latest time. */
@@ -448,6 +448,10 @@ export class SqliteStore implements Store {
     const { device, since, limit } = query;
     let left = limit ?? Infinity;
     let cursor: Cursor = [-1, -1, -1];
+    // The highest seq read so far of the session being read. A commit between pages may merge a
+    // late message into a run already read, and a run that grows past MAX_RUN is split: its tail
+    // then starts past the cursor, and what of it was read before must not be given again.
+    let through = { device: -1, session: -1, seq: -Infinity };
     // The catalogue of the (device, session) being read: messages come in that order.
     let names: { device: number; session: number; byId: Map<number, NameRow> } | undefined;
     while (left > 0) {
@@ -471,8 +475,13 @@ export class SqliteStore implements Store {
         let seq = row.first_seq;
         let index = 0;
         try {
+          const again = row.device === through.device && row.session === through.session;
+          const skipTo = again ? through.seq : -Infinity;
+          if (again) through.seq = Math.max(through.seq, row.last_seq);
+          else through = { device: row.device, session: row.session, seq: row.last_seq };
           for (const m of runMessages(row.first_seq, row.body)) {
             seq = m.seq;
+            if (seq <= skipTo) continue;
             const unpacker = new Unpacker(m.readings);
             for (index = 0; !unpacker.done; index++) {
               const r = unpacker.next(m.baseTime);

@@ -217,6 +217,23 @@ describe('sqlite store', () => {
     assert.deepEqual((await collect(b)).map((r) => r.seq), Array.from({ length: 13 }, (_, i) => i + 1));
   });
 
+  it('gives no reading twice when a commit between pages splits a run already read', async (t) => {
+    const path = join(dirFor(t), 'store.db');
+    const store = openSqliteStore(path);
+    t.after(() => store.close());
+    // One full run but for seq 500: seqs 1–1025 less 500 is MAX_RUN messages.
+    const seqs = Array.from({ length: MAX_RUN + 1 }, (_, i) => i + 1).filter((q) => q !== 500);
+    await store.commit(seqs.map((q) => batch(1, 1, q, floats(1))));
+    const seen: number[] = [];
+    for await (const r of store.readings()) {
+      // The late 500 makes the run MAX_RUN + 1 long: stored as two runs, the second from 1025.
+      if (seen.length === 0) assert.deepEqual(await store.commit([batch(1, 1, 500, floats(1))]), ['stored']);
+      seen.push(r.seq);
+    }
+    assert.deepEqual(seen, seqs);
+    assert.deepEqual((await collect(store)).map((r) => r.seq), [...seqs.slice(0, 499), 500, ...seqs.slice(499)]);
+  });
+
   it('commits on the same connection between pages of a stream', async (t) => {
     const store = openSqliteStore(join(dirFor(t), 'store.db'));
     t.after(() => store.close());
