@@ -16,19 +16,22 @@
 //   count      unsigned varint: readings in the message
 //   length     unsigned varint: bytes of packed readings that follow
 //   readings   the message's readings as src/store/packed.ts packs them
-// Times are Unix ms; a difference of more than 2^52 ms is refused (base and receive times are u48
-// on the wire, so no real message comes near it).
+// Times are Unix ms, whole, within ±2^51 (about 71,000 years; base and receive times are u48 on
+// the wire), so that a difference of two fits a varint; others are refused. Where two seqs are
+// too far apart for their difference to be exact, the store starts a new run.
 import type { TransportName } from './types.ts';
 import { ValueCellError } from './values.ts';
 
 const TRANSPORT_CODES: readonly TransportName[] = ['tcp', 'udp', 'rudp'];
-const MAX_ZIGZAG_INPUT = 2 ** 52;
+/** Times a body holds lie strictly between −MAX_TIME and MAX_TIME (ms). */
+export const MAX_TIME = 2 ** 51;
 
 /**
  * The most messages a run holds. A commit of more of one session's messages stores several runs,
- * so that a late message that falls inside a run rewrites at most this many.
+ * so that a late message that falls inside a run rewrites at most this many, and a page of runs
+ * read by the `readings` command stays small.
  */
-export const MAX_RUN = 1024;
+export const MAX_RUN = 64;
 
 /** One message of a run, its readings still packed. */
 export interface RunMessage {
@@ -56,22 +59,24 @@ export class RunWriter {
   }
 
   /**
-   * Appends a message; seqs must increase. Throws ValueCellError for a seq that does not, a time
-   * out of range or an unknown transport (from an untyped caller).
+   * Appends a message. Throws ValueCellError for a seq that does not increase or jumps by more
+   * than a safe integer, a time that is not a whole number within ±MAX_TIME, or an unknown
+   * transport (from an untyped caller).
    */
   add(seq: number, transport: TransportName, baseTime: number, receivedAt: number, count: number, readings: Uint8Array): void {
     const code = TRANSPORT_CODES.indexOf(transport);
     if (code < 0) throw new ValueCellError(`unknown transport ${JSON.stringify(transport)}`);
-    if (!Number.isSafeInteger(seq) || seq < this.#seq || (seq === this.#seq && this.#at > 0)) {
-      throw new ValueCellError(`seq ${String(seq)} does not follow ${this.#seq} in a run`);
+    const step = seq - this.#seq;
+    if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(step) || step < 0 || (step === 0 && this.#at > 0)) {
+      throw new ValueCellError(`seq ${String(seq)} cannot follow ${this.#seq} in a run`);
     }
     this.#room(1 + 5 * 8 + readings.length);
-    this.#uvarint(seq - this.#seq);
+    this.#uvarint(step);
     this.#seq = seq;
     this.#buf[this.#at++] = code;
-    this.#svarint('a base time', baseTime - this.#baseTime);
+    this.#time('a base time', baseTime, this.#baseTime);
     this.#baseTime = baseTime;
-    this.#svarint('a receive time', receivedAt - baseTime);
+    this.#time('a receive time', receivedAt, baseTime);
     this.#uvarint(count);
     this.#uvarint(readings.length);
     this.#buf.set(readings, this.#at);
@@ -98,10 +103,12 @@ export class RunWriter {
     this.#buf[this.#at++] = v;
   }
 
-  #svarint(what: string, v: number): void {
-    if (!Number.isSafeInteger(v) || Math.abs(v) >= MAX_ZIGZAG_INPUT) {
-      throw new ValueCellError(`${what} differs from the one before by ${String(v)} ms, more than a run can hold`);
+  /** Writes `t` − `from` (`from` already checked) as a zigzag varint. */
+  #time(what: string, t: number, from: number): void {
+    if (!Number.isSafeInteger(t) || Math.abs(t) >= MAX_TIME) {
+      throw new ValueCellError(`${what} must be a whole number of ms within ±2^51, not ${String(t)}`);
     }
+    const v = t - from;
     this.#uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
   }
 }

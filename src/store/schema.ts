@@ -9,10 +9,11 @@
 //             configuration id issued, first and latest HELLO times (Unix ms).
 //   sensors   the catalogue of each (device, session) HELLO; `pos` keeps the catalogue's order.
 //             Kept per session so that old readings keep the names and units they were sent with.
-//   runs      the stored READINGS, a row per device and session per commit (src/store/runs.ts):
-//             the range of seqs it covers [first_seq, last_seq], how many messages it holds, the
-//             earliest and latest reading time (`min_ts`, `max_ts`, Unix ms) and the messages in
-//             `body`. The runs of a session never overlap. The UNIQUE index runs_key (device,
+//   runs      the stored READINGS, in rows of up to MAX_RUN messages of one device and session,
+//             usually one a session a commit (src/store/runs.ts): the range of seqs a run covers
+//             [first_seq, last_seq], how many messages it holds, bounds of its reading times
+//             (`min_ts`, `max_ts`, Unix ms: exact as a commit writes them, wider once late
+//             messages have been merged in) and the messages in `body`. The runs of a session never overlap. The UNIQUE index runs_key (device,
 //             session, first_seq) finds the one run that can hold a seq (the duplicate check) and
 //             is the order `readings` returns messages in.
 // Why so: the table is appended to, so a commit writes its end and the index entries only.
@@ -110,6 +111,7 @@ interface V1Reading { sensor: bigint; type: bigint; value: Cell; ts: bigint }
 function packReadings(db: Database.Database): void {
   db.exec(V2_MESSAGES);
   // Paged by key: better-sqlite3 runs no other statement on a connection while one iterates.
+  // The first key is -Infinity: below every integer (the store takes negative ids too).
   const messages = db.prepare<[number, number, number], V1Message>(
     `SELECT device, session, seq, transport, base_time, received_at FROM messages
      WHERE (device, session, seq) > (?, ?, ?) ORDER BY device, session, seq LIMIT 1000`,
@@ -121,7 +123,7 @@ function packReadings(db: Database.Database): void {
     `INSERT INTO packed_messages (device, session, seq, transport, base_time, received_at, count, min_ts, max_ts, readings)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  for (let page = messages.all(-1, -1, -1); page.length > 0;) {
+  for (let page = messages.all(-Infinity, -Infinity, -Infinity); page.length > 0;) {
     for (const m of page) {
       const rows = readings.all(m.device, m.session, m.seq).map((r) => ({
         sensor: Number(r.sensor), delta: Number(r.ts) - m.base_time, ...fromCell(typeName(Number(r.type)), r.value),
@@ -176,7 +178,7 @@ function gatherRuns(db: Database.Database): void {
     if (run !== undefined) insert.run(run.device, run.session, run.first, run.last, run.n, run.min, run.max, writer.body());
     run = undefined;
   };
-  for (let page = messages.all(-1, -1, -1); page.length > 0;) {
+  for (let page = messages.all(-Infinity, -Infinity, -Infinity); page.length > 0;) {
     for (const m of page) {
       if (run !== undefined && (run.device !== m.device || run.session !== m.session || run.n === MAX_RUN)) flush();
       if (run === undefined) {

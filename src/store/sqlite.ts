@@ -2,8 +2,8 @@
 // by the `readings` command while they write. better-sqlite3 is synchronous, so each method does
 // its work at once and returns a settled promise; a commit waits (blocking) at most the busy
 // timeout for another process's write lock. The schema is in src/store/schema.ts: a commit stores
-// each session's messages as one row, a run (src/store/runs.ts), their readings packed
-// (src/store/packed.ts).
+// the messages of a session as runs, rows of up to MAX_RUN of them (src/store/runs.ts), their
+// readings packed (src/store/packed.ts); usually one run a session a commit.
 //
 // Checkpoints: a writable store turns SQLite's automatic checkpoint off on its connection (it ran
 // inside a commit, on the event loop) and checkpoints from a worker thread instead
@@ -59,7 +59,7 @@ const AUTO_CHECKPOINT_PAGES = 1000;
 const MAX_KNOWN = 100_000;
 
 /** Runs fetched per query while streaming; the connection is free between pages. */
-const PAGE = 32;
+const PAGE = 8;
 
 interface DeviceRow {
   device: number; session: number; model: string; firmware: string; interval_ms: number;
@@ -68,6 +68,7 @@ interface DeviceRow {
 interface SensorRow { id: number; type: string; delivery: string; unit: string; name: string }
 interface RunRow { device: number; session: number; first_seq: number; last_seq: number; body: Buffer }
 interface RunBounds { id: number; first_seq: number; last_seq: number }
+interface StoredRun { body: Buffer; min_ts: number; max_ts: number }
 interface NameRow { id: number; name: string; unit: string }
 type Cursor = [device: number, session: number, firstSeq: number];
 
@@ -106,17 +107,18 @@ function newItem(b: ReadingsBatch): RunItem {
   };
 }
 
-/** A stored message, with the time range of its readings worked out again. */
-function storedItem(m: RunMessage): RunItem {
-  let minTs = m.baseTime;
-  let maxTs = m.baseTime;
-  const unpacker = new Unpacker(m.readings);
-  for (let i = 0; !unpacker.done; i++) {
-    const { ts } = unpacker.next(m.baseTime);
-    if (i === 0 || ts < minTs) minTs = ts;
-    if (i === 0 || ts > maxTs) maxTs = ts;
-  }
+/**
+ * A stored message, to be written again into a merged run. The run's time bounds stand for each of
+ * its messages' (wider than exact, which is safe: `since` filters each reading too), so that a
+ * merge copies readings without decoding them.
+ */
+function storedItem(m: RunMessage, minTs: number, maxTs: number): RunItem {
   return { ...m, minTs, maxTs };
+}
+
+/** Whether `next` can follow `prev` in one run: the body holds the difference of their seqs. */
+function followsInRun(prev: RunItem, next: RunItem): boolean {
+  return Number.isSafeInteger(next.seq - prev.seq);
 }
 
 function message(e: unknown): string {
@@ -211,7 +213,7 @@ export class SqliteStore implements Store {
     this.#runAtOrBefore = db.prepare<[number, number, number], RunBounds>(
       'SELECT id, first_seq, last_seq FROM runs WHERE device = ? AND session = ? AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1',
     );
-    this.#runBody = db.prepare<[number], Buffer>('SELECT body FROM runs WHERE id = ?').pluck();
+    this.#runBody = db.prepare<[number], StoredRun>('SELECT body, min_ts, max_ts FROM runs WHERE id = ?');
     this.#deleteRun = db.prepare<[number]>('DELETE FROM runs WHERE id = ?');
     this.#allRuns = db.prepare<[], RunRow>(SELECT_RUNS);
     this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
@@ -220,7 +222,7 @@ export class SqliteStore implements Store {
     );
     // A commit does not raise devices.highest_seq: that would write the devices table's page into
     // every transaction (about a quarter of a small commit's cost). Loading a device takes the
-    // highest seq stored for its session from the runs_key index instead, one seek.
+    // highest seq stored for its session from its last run instead: a seek of runs_key, one row.
     this.#highestStored = db.prepare<[number, number], number>(
       'SELECT last_seq FROM runs WHERE device = ? AND session = ? ORDER BY first_seq DESC LIMIT 1',
     ).pluck();
@@ -398,12 +400,14 @@ export class SqliteStore implements Store {
         for (const i of p.batches) outcomes[i] = 'stored';
         continue;
       }
-      const stored = [...runMessages(p.run.first_seq, this.#runBody.get(p.run.id)!)];
+      const run = this.#runBody.get(p.run.id)!;
+      const stored = [...runMessages(p.run.first_seq, run.body)];
+      const old = (m: RunMessage): RunItem => storedItem(m, run.min_ts, run.max_ts);
       const merged: RunItem[] = [];
       let k = 0;
       for (const i of p.batches) {
         const b = batches[i]!;
-        while (k < stored.length && stored[k]!.seq < b.seq) merged.push(storedItem(stored[k++]!));
+        while (k < stored.length && stored[k]!.seq < b.seq) merged.push(old(stored[k++]!));
         if (k < stored.length && stored[k]!.seq === b.seq) {
           outcomes[i] = 'duplicate';
         } else {
@@ -412,7 +416,7 @@ export class SqliteStore implements Store {
         }
       }
       if (merged.length === k) continue; // every one a duplicate: the run stays as it is
-      while (k < stored.length) merged.push(storedItem(stored[k++]!));
+      while (k < stored.length) merged.push(old(stored[k++]!));
       this.#deleteRun.run(p.run.id);
       this.#writeRuns(deviceId, session, merged);
     }
@@ -424,22 +428,27 @@ export class SqliteStore implements Store {
     return below === undefined || below.last_seq < lo;
   }
 
-  /** Inserts `items` (increasing seqs, none stored) as runs of at most MAX_RUN messages. */
+  /**
+   * Inserts `items` (increasing seqs, none stored) as runs of at most MAX_RUN messages; a run also
+   * ends where the next seq is too far from the last for the body to hold the difference.
+   */
   #writeRuns(deviceId: number, session: number, items: readonly RunItem[]): void {
     const w = this.#runs;
-    for (let from = 0; from < items.length; from += MAX_RUN) {
-      const to = Math.min(from + MAX_RUN, items.length);
+    for (let from = 0; from < items.length;) {
       const first = items[from]!;
       w.start(first.seq);
       let minTs = first.minTs;
       let maxTs = first.maxTs;
-      for (let k = from; k < to; k++) {
-        const m = items[k]!;
+      let to = from;
+      do {
+        const m = items[to]!;
         w.add(m.seq, m.transport, m.baseTime, m.receivedAt, m.count, m.readings);
         if (m.minTs < minTs) minTs = m.minTs;
         if (m.maxTs > maxTs) maxTs = m.maxTs;
-      }
+        to++;
+      } while (to < items.length && to - from < MAX_RUN && followsInRun(items[to - 1]!, items[to]!));
       this.#insertRun.run(deviceId, session, first.seq, items[to - 1]!.seq, to - from, minTs, maxTs, w.body());
+      from = to;
     }
   }
 
@@ -447,7 +456,8 @@ export class SqliteStore implements Store {
     this.#open();
     const { device, since, limit } = query;
     let left = limit ?? Infinity;
-    let cursor: Cursor = [-1, -1, -1];
+    // -Infinity is below every integer SQLite holds (the store takes negative ids and seqs).
+    let cursor: Cursor = [-Infinity, -Infinity, -Infinity];
     // The highest seq read so far of the session being read. A commit between pages may merge a
     // late message into a run already read, and a run that grows past MAX_RUN is split: its tail
     // then starts past the cursor, and what of it was read before must not be given again.
@@ -462,7 +472,7 @@ export class SqliteStore implements Store {
         if (device === undefined) {
           return since === undefined ? this.#pages.all.all(d, s, q, PAGE) : this.#pages.since.all(d, s, q, since, PAGE);
         }
-        const start = device === d ? [s, q] : [-1, -1];
+        const start = device === d ? [s, q] : [-Infinity, -Infinity];
         return since === undefined
           ? this.#pages.device.all(device, ...start, PAGE)
           : this.#pages.deviceSince.all(device, ...start, since, PAGE);

@@ -221,17 +221,45 @@ describe('sqlite store', () => {
     const path = join(dirFor(t), 'store.db');
     const store = openSqliteStore(path);
     t.after(() => store.close());
-    // One full run but for seq 500: seqs 1–1025 less 500 is MAX_RUN messages.
-    const seqs = Array.from({ length: MAX_RUN + 1 }, (_, i) => i + 1).filter((q) => q !== 500);
+    // One full run: seqs 1 to MAX_RUN + 1 less one in the middle.
+    const late = MAX_RUN / 2;
+    const seqs = Array.from({ length: MAX_RUN + 1 }, (_, i) => i + 1).filter((q) => q !== late);
     await store.commit(seqs.map((q) => batch(1, 1, q, floats(1))));
     const seen: number[] = [];
     for await (const r of store.readings()) {
-      // The late 500 makes the run MAX_RUN + 1 long: stored as two runs, the second from 1025.
-      if (seen.length === 0) assert.deepEqual(await store.commit([batch(1, 1, 500, floats(1))]), ['stored']);
+      // The late one makes the run MAX_RUN + 1 long: stored as two runs, the second of the last seq.
+      if (seen.length === 0) assert.deepEqual(await store.commit([batch(1, 1, late, floats(1))]), ['stored']);
       seen.push(r.seq);
     }
     assert.deepEqual(seen, seqs);
-    assert.deepEqual((await collect(store)).map((r) => r.seq), [...seqs.slice(0, 499), 500, ...seqs.slice(499)]);
+    assert.deepEqual((await collect(store)).map((r) => r.seq), [...seqs.slice(0, late - 1), late, ...seqs.slice(late - 1)]);
+  });
+
+  it('stores seqs too far apart for one run exactly, and still finds their duplicates', async (t) => {
+    const store = openSqliteStore(join(dirFor(t), 'store.db'));
+    t.after(() => store.close());
+    // 2^54 − 3 apart: their difference is no safe integer, so they go into two runs.
+    const at = { baseTime: BASE_OF(1) };
+    const lo = batch(1, 1, -Number.MAX_SAFE_INTEGER, floats(1), at);
+    const hi = batch(1, 1, Number.MAX_SAFE_INTEGER - 1, floats(1), at);
+    assert.deepEqual(await store.commit([lo, batch(1, 1, 7, floats(1), at), hi]), ['stored', 'stored', 'stored']);
+    assert.deepEqual((await collect(store)).map((r) => r.seq), [lo.seq, 7, hi.seq]);
+    assert.deepEqual(await store.commit([hi, batch(1, 1, 8, floats(1), at), lo]), ['duplicate', 'stored', 'duplicate']);
+    // A base time a run cannot hold is refused, whole call and all.
+    await assert.rejects(store.commit([batch(1, 1, 9, floats(1), { baseTime: 2 ** 51 })]), isStoreError('STORE_WRITE'));
+    assert.equal((await collect(store)).length, 4);
+  });
+
+  it('migrates and reads the messages of negative device ids and sessions too', async (t) => {
+    const dir = dirFor(t);
+    const batches = [batch(-2, -5, -3, floats(2)), batch(-2, 1, 1, floats(1)), batch(3, 1, 1, floats(2))];
+    const old = join(dir, 'v2.db');
+    writeVersion2(old, batches);
+    const migrated = openSqliteStore(old);
+    t.after(() => migrated.close());
+    assert.deepEqual((await migrated.totals()).map((x) => [x.device, x.readings]), [[-2, 3], [3, 2]]);
+    assert.deepEqual((await collect(migrated)).map((r) => [r.device, r.session, r.seq]), [[-2, -5, -3], [-2, -5, -3], [-2, 1, 1], [3, 1, 1], [3, 1, 1]]);
+    assert.deepEqual((await collect(migrated, { device: -2 })).length, 3);
   });
 
   it('commits on the same connection between pages of a stream', async (t) => {
