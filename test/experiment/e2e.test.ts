@@ -69,7 +69,12 @@ describe('sensorwire experiment end to end', { timeout: 240_000 }, () => {
     assert.ok(find('tcp', 0).tcp?.options.includes('timestamps'), 'timestamps negotiated');
     assert.equal(find('udp', 0).stored, READINGS, 'udp without loss delivers everything');
     assert.ok(find('udp', 20).stored < READINGS, 'plain udp loses readings at 20 % loss');
-    assert.equal(find('tcp', 0).measured.tcpRetransmissions.frames, 0);
+    // Without loss TCP has nothing to repair, but a loaded machine can still make it send a tail
+    // loss probe (RFC 8985): the receiving kernel delays its ACK of a few small segments (40 ms)
+    // when the application's reply is late, and the probe fires after about 2 × SRTT + 2 ticks.
+    // One such run, with every test file of the suite running two at a time, had one.
+    const spurious = find('tcp', 0).measured.tcpRetransmissions.frames;
+    assert.ok(spurious <= 2, `tcp at 0 %: ${spurious} retransmissions, more than a probe or two`);
 
     const rudp0 = find('rudp', 0);
     const rudp20 = find('rudp', 20);
