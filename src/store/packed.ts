@@ -1,7 +1,7 @@
 // The readings of one message packed into bytes, as the SQLite store keeps them (since schema
 // version 2, where they made a message one row instead of a row per reading; version 3 keeps a
-// run of messages in a row, src/store/runs.ts, each with its readings packed so). The values are checked as src/store/values.ts checks cells: what one store
-// refuses, the other refuses too.
+// run of messages in a row, src/store/runs.ts, each with its readings packed so). The values are
+// checked as src/store/values.ts checks cells: what one store refuses, the other refuses too.
 //
 // Each reading, one after the other (multi-byte numbers little-endian):
 //   type     u8, the value type code of src/protocol/constants.ts

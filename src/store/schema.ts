@@ -13,9 +13,10 @@
 //             usually one a session a commit (src/store/runs.ts): the range of seqs a run covers
 //             [first_seq, last_seq], how many messages it holds, bounds of its reading times
 //             (`min_ts`, `max_ts`, Unix ms: exact as a commit writes them, wider once late
-//             messages have been merged in) and the messages in `body`. The runs of a session never overlap. The UNIQUE index runs_key (device,
-//             session, first_seq) finds the one run that can hold a seq (the duplicate check) and
-//             is the order `readings` returns messages in.
+//             messages have been merged in) and the messages in `body`. The runs of a session
+//             never overlap. The UNIQUE index runs_key (device, session, first_seq) finds the one
+//             run that can hold a seq (the duplicate check) and is the order `readings` returns
+//             messages in.
 // Why so: the table is appended to, so a commit writes its end and the index entries only.
 // Version 1 inserted a row per reading into a table keyed device first (a commit of many devices
 // dirtied a page per device per table); version 2 kept a row per message, its readings packed

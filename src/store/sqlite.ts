@@ -353,9 +353,10 @@ export class SqliteStore implements Store {
    * Stores one session's batches (`order`: their positions in (seq, given) order) and sets their
    * outcomes. Usually they are all above the highest seq stored in the session (known from this
    * connection's last commit, or one seek), or at least nothing is stored in their range (another
-   * seek), and they become new runs. Otherwise each finds the run that could hold it: a seq already there is a duplicate,
-   * the others are merged into that run (rewritten), and those that fall between runs become runs
-   * of their own. Either way the runs of the session still do not overlap.
+   * seek), and they become new runs. Otherwise each finds the run that could hold it: a seq
+   * already there is a duplicate, the others are merged into that run (rewritten), and those
+   * that fall between runs become runs of their own. Either way the runs of the session still do
+   * not overlap.
    */
   #commitSession(batches: readonly ReadingsBatch[], order: readonly number[], outcomes: CommitOutcome[]): void {
     const fresh: number[] = [];
@@ -461,7 +462,7 @@ export class SqliteStore implements Store {
     // The highest seq read so far of the session being read. A commit between pages may merge a
     // late message into a run already read, and a run that grows past MAX_RUN is split: its tail
     // then starts past the cursor, and what of it was read before must not be given again.
-    let through = { device: -1, session: -1, seq: -Infinity };
+    let through: { device: number; session: number; seq: number } | undefined;
     // The catalogue of the (device, session) being read: messages come in that order.
     let names: { device: number; session: number; byId: Map<number, NameRow> } | undefined;
     while (left > 0) {
@@ -485,10 +486,8 @@ export class SqliteStore implements Store {
         let seq = row.first_seq;
         let index = 0;
         try {
-          const again = row.device === through.device && row.session === through.session;
-          const skipTo = again ? through.seq : -Infinity;
-          if (again) through.seq = Math.max(through.seq, row.last_seq);
-          else through = { device: row.device, session: row.session, seq: row.last_seq };
+          const skipTo = through?.device === row.device && through.session === row.session ? through.seq : -Infinity;
+          through = { device: row.device, session: row.session, seq: Math.max(skipTo, row.last_seq) };
           for (const m of runMessages(row.first_seq, row.body)) {
             seq = m.seq;
             if (seq <= skipTo) continue;
