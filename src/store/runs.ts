@@ -1,5 +1,6 @@
-// A run is how the SQLite store keeps messages (schema version 3): the READINGS of one device and
-// session that one commit stored, in one row, their seqs in increasing order. A commit of one
+// A run is how the SQLite store keeps messages (schema version 3): READINGS of one device and
+// session that one commit stored, up to MAX_RUN of them in one row, their seqs in increasing
+// order (usually a commit's messages of a session are one run). A commit of one
 // device's 20 messages is then one insert and one index entry, where it was 20 of each; the index
 // was the larger part of a small commit's cost (bench/store.ts).
 //

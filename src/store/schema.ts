@@ -181,7 +181,8 @@ function gatherRuns(db: Database.Database): void {
   };
   for (let page = messages.all(-Infinity, -Infinity, -Infinity); page.length > 0;) {
     for (const m of page) {
-      if (run !== undefined && (run.device !== m.device || run.session !== m.session || run.n === MAX_RUN)) flush();
+      if (run !== undefined && (run.device !== m.device || run.session !== m.session || run.n === MAX_RUN
+        || !Number.isSafeInteger(m.seq - run.last))) flush();
       if (run === undefined) {
         run = { device: m.device, session: m.session, first: m.seq, last: m.seq, n: 0, min: m.min_ts, max: m.max_ts };
         writer.start(m.seq);
