@@ -181,80 +181,99 @@ export function isPacked(readings: readonly Reading[] | PackedReadings): reading
   return !Array.isArray(readings);
 }
 
-/** Reads a packed blob back. Throws ValueCellError for bytes that are not a packed blob. */
-export class Unpacker {
-  readonly #bytes: Uint8Array;
-  readonly #view: DataView;
+/**
+ * Reads the varints and fixed-size fields the store's own formats are made of (packed readings
+ * here, run bodies in src/store/runs.ts). Throws ValueCellError, naming `what`, past the end.
+ */
+export class ByteReader {
+  protected readonly bytes: Uint8Array;
+  readonly #what: string;
   #at = 0;
 
-  constructor(bytes: Uint8Array) {
-    this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  constructor(bytes: Uint8Array, what: string) {
+    this.bytes = bytes;
+    this.#what = what;
   }
 
   get done(): boolean {
-    return this.#at >= this.#bytes.length;
+    return this.#at >= this.bytes.length;
   }
 
-  #need(n: number): number {
+  /** Takes `n` bytes and returns where they start. */
+  need(n: number): number {
     const start = this.#at;
-    if (start + n > this.#bytes.length) throw new ValueCellError(`a packed reading ends early at byte ${start}`);
+    if (start + n > this.bytes.length) throw new ValueCellError(`${this.#what} ends early at byte ${start}`);
     this.#at += n;
     return start;
   }
 
-  #uvarint(): number {
+  u8(): number {
+    return this.bytes[this.need(1)]!;
+  }
+
+  uvarint(): number {
     let v = 0;
     let scale = 1;
     for (;;) {
-      const b = this.#bytes[this.#need(1)]!;
+      const b = this.u8();
       v += (b & 0x7f) * scale;
       if (b < 0x80) return v;
       scale *= 0x80;
-      if (scale > 2 ** 56) throw new ValueCellError('a packed varint is too long');
+      if (scale > 2 ** 56) throw new ValueCellError(`${this.#what} has a varint that is too long`);
     }
   }
 
-  #svarint(): number {
-    const z = this.#uvarint();
+  /** A zigzag varint. */
+  svarint(): number {
+    const z = this.uvarint();
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+}
+
+/** Reads a packed blob back. Throws ValueCellError for bytes that are not a packed blob. */
+export class Unpacker extends ByteReader {
+  readonly #view: DataView;
+
+  constructor(bytes: Uint8Array) {
+    super(bytes, 'a packed reading');
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   /** The next reading of a message taken at `baseTime`. */
   next(baseTime: number): UnpackedReading {
-    const type = typeName(this.#bytes[this.#need(1)]!);
-    const sensor = this.#svarint();
-    const ts = baseTime + this.#svarint();
+    const type = typeName(this.u8()!);
+    const sensor = this.svarint();
+    const ts = baseTime + this.svarint();
     const v = this.#view;
     let value: Value;
     switch (type) {
-      case 'bool': value = { type, value: this.#bytes[this.#need(1)] !== 0 }; break;
-      case 'int8': value = { type, value: v.getInt8(this.#need(1)) }; break;
-      case 'uint8': value = { type, value: v.getUint8(this.#need(1)) }; break;
-      case 'int16': value = { type, value: v.getInt16(this.#need(2), true) }; break;
-      case 'uint16': value = { type, value: v.getUint16(this.#need(2), true) }; break;
-      case 'int32': value = { type, value: v.getInt32(this.#need(4), true) }; break;
-      case 'uint32': value = { type, value: v.getUint32(this.#need(4), true) }; break;
-      case 'int64': case 'timestamp': value = { type, value: v.getBigInt64(this.#need(8), true) }; break;
-      case 'uint64': value = { type, value: v.getBigUint64(this.#need(8), true) }; break;
-      case 'float32': case 'float64': value = { type, value: v.getFloat64(this.#need(8), true) }; break;
+      case 'bool': value = { type, value: this.u8() !== 0 }; break;
+      case 'int8': value = { type, value: v.getInt8(this.need(1)) }; break;
+      case 'uint8': value = { type, value: v.getUint8(this.need(1)) }; break;
+      case 'int16': value = { type, value: v.getInt16(this.need(2), true) }; break;
+      case 'uint16': value = { type, value: v.getUint16(this.need(2), true) }; break;
+      case 'int32': value = { type, value: v.getInt32(this.need(4), true) }; break;
+      case 'uint32': value = { type, value: v.getUint32(this.need(4), true) }; break;
+      case 'int64': case 'timestamp': value = { type, value: v.getBigInt64(this.need(8), true) }; break;
+      case 'uint64': value = { type, value: v.getBigUint64(this.need(8), true) }; break;
+      case 'float32': case 'float64': value = { type, value: v.getFloat64(this.need(8), true) }; break;
       case 'string': {
-        const n = this.#uvarint();
-        const start = this.#need(n);
-        value = { type, value: Buffer.from(this.#bytes.buffer, this.#bytes.byteOffset + start, n).toString('utf8') };
+        const n = this.uvarint();
+        const start = this.need(n);
+        value = { type, value: Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, n).toString('utf8') };
         break;
       }
       case 'bytes': {
-        const n = this.#uvarint();
-        const start = this.#need(n);
+        const n = this.uvarint();
+        const start = this.need(n);
         // A fresh plain Uint8Array, never a view of the row's buffer (a Buffer).
         const out = new Uint8Array(n);
-        out.set(this.#bytes.subarray(start, start + n));
+        out.set(this.bytes.subarray(start, start + n));
         value = { type, value: out };
         break;
       }
       case 'geo': {
-        const start = this.#need(16);
+        const start = this.need(16);
         value = { type, value: { lat: v.getFloat64(start, true), lon: v.getFloat64(start + 8, true) } };
         break;
       }

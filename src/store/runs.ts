@@ -21,6 +21,7 @@
 // the wire), so that a difference of two fits a varint; others are refused. Where two seqs are
 // too far apart for their difference to be exact, the store starts a new run.
 import type { TransportName } from './types.ts';
+import { ByteReader } from './packed.ts';
 import { ValueCellError } from './values.ts';
 
 const TRANSPORT_CODES: readonly TransportName[] = ['tcp', 'udp', 'rudp'];
@@ -116,40 +117,19 @@ export class RunWriter {
 
 /** Reads the messages of a run's body. Throws ValueCellError for bytes that are not a body. */
 export function* runMessages(firstSeq: number, body: Uint8Array): Generator<RunMessage, void, undefined> {
-  let at = 0;
-  const byte = (): number => {
-    if (at >= body.length) throw new ValueCellError(`a run's body ends early at byte ${at}`);
-    return body[at++]!;
-  };
-  const uvarint = (): number => {
-    let v = 0;
-    let scale = 1;
-    for (;;) {
-      const b = byte();
-      v += (b & 0x7f) * scale;
-      if (b < 0x80) return v;
-      scale *= 0x80;
-      if (scale > 2 ** 56) throw new ValueCellError("a run's varint is too long");
-    }
-  };
-  const svarint = (): number => {
-    const z = uvarint();
-    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-  };
+  const r = new ByteReader(body, "a run's body");
   let seq = firstSeq;
   let baseTime = 0;
-  while (at < body.length) {
-    seq += uvarint();
-    const code = byte();
+  while (!r.done) {
+    seq += r.uvarint();
+    const code = r.u8();
     const transport = TRANSPORT_CODES[code];
     if (transport === undefined) throw new ValueCellError(`a run's message has transport code ${code}`);
-    baseTime += svarint();
-    const receivedAt = baseTime + svarint();
-    const count = uvarint();
-    const length = uvarint();
-    if (at + length > body.length) throw new ValueCellError(`a run's message claims ${length} bytes of readings past its end`);
-    const readings = body.subarray(at, at + length);
-    at += length;
-    yield { seq, transport, baseTime, receivedAt, count, readings };
+    baseTime += r.svarint();
+    const receivedAt = baseTime + r.svarint();
+    const count = r.uvarint();
+    const length = r.uvarint();
+    const at = r.need(length);
+    yield { seq, transport, baseTime, receivedAt, count, readings: body.subarray(at, at + length) };
   }
 }
